@@ -1,0 +1,44 @@
+// The shapes the transport and its users agree on. Method descriptors come from the generated
+// service tables (src/wire/gen/services.ts): `Lookup.Vl2`, `Controller.CreateNic`, …
+
+/** A generated protobufjs message class, as far as the transport needs it. */
+export interface MessageClass<T> {
+  encode(message: T, writer?: import('protobufjs/minimal.js').Writer): import('protobufjs/minimal.js').Writer;
+  decode(reader: Uint8Array | import('protobufjs/minimal.js').Reader, length?: number): T;
+  create(properties?: object): T;
+}
+
+export interface MethodDesc<Req, Res, S extends boolean = boolean> {
+  readonly path: string;
+  readonly req: MessageClass<Req> & (new (p?: object) => Req);
+  readonly res: MessageClass<Res> & (new (p?: object) => Res);
+  readonly stream: S;
+}
+
+/** Request type of a method descriptor. */
+export type ReqOf<M> = M extends MethodDesc<infer Req, unknown> ? Req : never;
+/** Reply (or stream item) type of a method descriptor. */
+export type ResOf<M> = M extends MethodDesc<unknown, infer Res> ? Res : never;
+/** What a caller may pass as a request: the plain properties object. */
+export type ReqInit<M> = M extends { req: { create(p?: infer P): unknown } } ? P : never;
+
+export interface PeerInfo {
+  role: number;
+  identity: string;
+  remote: string;
+}
+
+export interface CallContext {
+  peer: PeerInfo;
+}
+
+export interface StreamContext extends CallContext {
+  /** Queues one stream item. Returns false when the connection's write buffer is over its
+   *  high-water mark: the handler should wait for `drained()` before sending more. */
+  send(item: object): boolean;
+  drained(): Promise<void>;
+  /** True once the client cancelled or the connection closed; the handler should return. */
+  readonly closed: boolean;
+  /** Called once when the client cancels or the connection closes. */
+  onClose(listener: () => void): void;
+}
