@@ -1,0 +1,51 @@
+// Binds the controller's operations to the wire: one handler per method of `service Controller`.
+// Requests arrive as decoded protobuf messages; absent proto3 fields are '' or 0, which here
+// always means "not given".
+import { Controller as Methods } from '../wire/gen/services.js';
+import type { StreamContext } from '../wire/rpc.js';
+import type { RpcServer } from '../wire/transport/server.js';
+import type { Controller } from './controller.js';
+import { registerFeed } from './feed.js';
+
+/** Items per page of a List stream: small enough to stay far below the frame size limit. */
+export const LIST_PAGE_SIZE = 500;
+
+async function sendPages<T>(ctx: StreamContext, items: T[], page: (chunk: T[]) => object): Promise<void> {
+  for (let i = 0; i < items.length && !ctx.closed; i += LIST_PAGE_SIZE) {
+    if (!ctx.send(page(items.slice(i, i + LIST_PAGE_SIZE)))) await ctx.drained();
+  }
+}
+
+export function registerController(server: RpcServer, c: Controller): void {
+  server.handle(Methods.CreateTenant, (req) => c.createTenant(req.name));
+  server.handle(Methods.GetTenant, (req) => c.getTenant(req.name));
+  server.handleStream(Methods.ListTenants, (_req, ctx) => sendPages(ctx, c.listTenants(), (tenants) => ({ tenants })));
+  server.handle(Methods.DeleteTenant, async (req) => { await c.deleteTenant(req.name); return {}; });
+
+  server.handle(Methods.CreateNetwork, (req) => c.createNetwork({
+    tenant: req.tenant, name: req.name, vnid: req.vnid, mtu: req.mtu,
+    subnet4: req.subnet4, subnet6: req.subnet6, gateway4: req.gateway4, gateway6: req.gateway6,
+  }));
+  server.handle(Methods.GetNetwork, (req) => c.getNetwork(req.tenant, req.name));
+  server.handleStream(Methods.ListNetworks, (req, ctx) => sendPages(ctx, c.listNetworks(req.tenant || undefined), (networks) => ({ networks })));
+  server.handle(Methods.DeleteNetwork, async (req) => { await c.deleteNetwork(req.tenant, req.name); return {}; });
+
+  server.handle(Methods.AddNode, (req) => c.addNode(req.name, req.underlay, req.port));
+  server.handle(Methods.RegisterNode, (req) => c.registerNode(req.name, req.underlay, req.port));
+  server.handle(Methods.Heartbeat, (req) => c.heartbeat(req.name));
+  server.handle(Methods.GetNode, (req) => c.getNode(req.name, 'name'));
+  server.handleStream(Methods.ListNodes, (_req, ctx) => sendPages(ctx, c.listNodes(), (nodes) => ({ nodes })));
+  server.handle(Methods.DeleteNode, async (req) => { await c.deleteNode(req.name); return {}; });
+
+  server.handle(Methods.CreateNic, (req) => c.createNic({
+    tenant: req.tenant, network: req.network, node: req.node, mac: req.mac, ips: req.ips,
+  }));
+  server.handle(Methods.GetNic, (req) => c.getNic(req.id));
+  server.handleStream(Methods.ListNics, (req, ctx) => sendPages(ctx, c.listNics({
+    tenant: req.tenant || undefined, network: req.network || undefined, node: req.node || undefined,
+  }), (nics) => ({ nics })));
+  server.handle(Methods.MoveNic, (req) => c.moveNic(req.id, req.node));
+  server.handle(Methods.DeleteNic, async (req) => { await c.deleteNic(req.id); return {}; });
+
+  registerFeed(server, c.store);
+}
