@@ -1,0 +1,56 @@
+// What every command gets: the parsed global options, a connected client, the output writer.
+import { RpcClient } from '../wire/transport/client.js';
+import { vxfab } from '../wire/gen/proto.js';
+import { Output, type OutputFormat } from './output.js';
+import { UsageError } from './exit-codes.js';
+
+export const DEFAULT_SERVER = '127.0.0.1:4800';
+/** How long the CLI waits for a server before it says the server is unreachable. */
+const CONNECT_TIMEOUT_MS = 3000;
+const CALL_TIMEOUT_MS = 30_000;
+
+export interface GlobalOptions {
+  server?: string;
+  output?: string;
+}
+
+export function parseServer(text: string): string {
+  const m = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(text);
+  if (!m || Number(m[2]) < 1 || Number(m[2]) > 65535) {
+    throw new UsageError(`--server "${text}": expected HOST:PORT, e.g. 127.0.0.1:4800`);
+  }
+  return text;
+}
+
+export function outputFormat(text: string | undefined): OutputFormat {
+  const f = text ?? 'table';
+  if (f !== 'table' && f !== 'json') throw new UsageError(`--output "${f}": expected table or json`);
+  return f;
+}
+
+export class CliContext {
+  private client?: RpcClient;
+  readonly out: Output;
+  readonly server: string;
+
+  constructor(options: GlobalOptions) {
+    this.server = parseServer(options.server ?? process.env.VXFAB_SERVER ?? DEFAULT_SERVER);
+    this.out = new Output(outputFormat(options.output));
+  }
+
+  /** A connected client; fails with UNAVAILABLE when the server cannot be reached. */
+  async connect(): Promise<RpcClient> {
+    if (this.client) return this.client;
+    const client = new RpcClient({
+      address: this.server, role: vxfab.v1.Role.ROLE_CLI, identity: 'cli',
+      timeoutMs: CALL_TIMEOUT_MS, connectTimeoutMs: CONNECT_TIMEOUT_MS, reconnect: false,
+    });
+    await client.connect();
+    this.client = client;
+    return client;
+  }
+
+  async close(): Promise<void> {
+    await this.client?.close();
+  }
+}

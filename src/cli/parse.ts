@@ -1,0 +1,21 @@
+// Parsing of command-line values that must be numbers or references before anything is sent.
+// Everything else (CIDRs, addresses, MACs, names) is validated by the server, so there is one
+// set of rules and one set of messages.
+import { UsageError } from './exit-codes.js';
+
+export function parseIntOption(flag: string, text: string): number {
+  if (!/^\d+$/.test(text)) throw new UsageError(`${flag} "${text}": expected a whole number`);
+  return Number(text);
+}
+
+/** "TENANT/NAME" → its parts. */
+export function parseNetworkRef(flag: string, text: string): { tenant: string; name: string } {
+  const parts = text.split('/');
+  if (parts.length !== 2 || !parts[0] || !parts[1]) {
+    throw new UsageError(`${flag} "${text}": expected TENANT/NETWORK, e.g. acme/web`);
+  }
+  return { tenant: parts[0], name: parts[1] };
+}
+
+/** Commander collector for repeatable options. */
+export const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
