@@ -3,6 +3,7 @@ import { RpcClient } from '../wire/transport/client.js';
 import { vxfab } from '../wire/gen/proto.js';
 import { Output, type OutputFormat } from './output.js';
 import { UsageError } from './exit-codes.js';
+import { VxfabError } from '../model/errors.js';
 
 export const DEFAULT_SERVER = '127.0.0.1:4800';
 /** How long the CLI waits for a server before it says the server is unreachable. */
@@ -45,7 +46,13 @@ export class CliContext {
       address: this.server, role: vxfab.v1.Role.ROLE_CLI, identity: 'cli',
       timeoutMs: CALL_TIMEOUT_MS, connectTimeoutMs: CONNECT_TIMEOUT_MS, reconnect: false,
     });
-    await client.connect();
+    try {
+      await client.connect();
+    } catch (e) {
+      await client.close();
+      throw new VxfabError('UNAVAILABLE', `cannot reach the vxfab server at ${this.server}: ${e instanceof Error ? e.message : String(e)}`,
+        { field: 'server', value: this.server, cause: e });
+    }
     this.client = client;
     return client;
   }
