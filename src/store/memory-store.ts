@@ -27,6 +27,8 @@ export class MemoryStore implements Store {
   private firstKept = 1;
   private committed = 0;
   private closed = false;
+  private readonly unannounced: Change[] = [];
+  private announcing = false;
   private readonly retention: number;
   private readonly listeners: CommitListeners;
 
@@ -139,10 +141,25 @@ export class MemoryStore implements Store {
     const change: Change = { revision: this.committed + 1, ops };
     this.log.push(change);
     this.committed = change.revision;
-    this.listeners.emit(change);
+    this.announce(change);
     const target = retentionTarget(this.committed, this.firstKept, this.retention);
     if (target !== undefined) this.compactTo(target);
     return change.revision;
+  }
+
+  /**
+   * Tells listeners about a change. A listener that writes would otherwise announce revision
+   * r + 1 to the listeners after it before they heard of r; such writes wait their turn.
+   */
+  private announce(change: Change): void {
+    this.unannounced.push(change);
+    if (this.announcing) return;
+    this.announcing = true;
+    try {
+      for (let next = this.unannounced.shift(); next !== undefined; next = this.unannounced.shift()) this.listeners.emit(next);
+    } finally {
+      this.announcing = false;
+    }
   }
 
   private compactTo(keepFrom: number): void {

@@ -279,6 +279,23 @@ export function storeSuite(t: Test, opts: StoreSuiteOptions): void {
     t.equal(seen.length, count, 'no calls after unsubscribe');
   });
 
+  t.test(name('a listener that writes does not reorder what other listeners hear'), async (t) => {
+    const s = await open(t);
+    const first: number[] = [];
+    const second: number[] = [];
+    const echoes: Promise<number>[] = [];
+    s.onCommit((c) => {
+      first.push(c.revision);
+      const op = c.ops[0]!;
+      if (op.key.startsWith('in/')) echoes.push(s.put(`echo/${op.key}`, bytes('e')));
+    });
+    s.onCommit((c) => second.push(c.revision));
+    await Promise.all([s.put('in/1', bytes('1')), s.put('in/2', bytes('2'))]);
+    await Promise.all(echoes);
+    t.same(first, [1, 2, 3, 4]);
+    t.same(second, [1, 2, 3, 4], 'the second listener hears every revision in order too');
+  });
+
   t.test(name('a throwing listener does not stop other listeners or the write'), async (t) => {
     const s = await open(t);
     const heard: number[] = [];
