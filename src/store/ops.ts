@@ -7,10 +7,11 @@ import type { StoreOp } from './store.js';
 /**
  * Checks a batch and returns a private copy of it: the caller may reuse its arrays and buffers
  * as soon as the call returns, while the store still needs them for the write and the log.
+ * An empty batch is allowed: it is a write like any other and takes a revision, so a caller that
+ * built nothing need not special-case it.
  */
 export function copyOps(ops: unknown): StoreOp[] {
   if (!Array.isArray(ops)) throw invalid('ops', typeof ops, 'a batch must be an array of ops');
-  if (ops.length === 0) throw invalid('ops', '[]', 'a batch must hold at least one op');
   return ops.map((op: unknown, i) => copyOp(op, `ops[${i}]`));
 }
 

@@ -108,11 +108,19 @@ export function storeSuite(t: Test, opts: StoreSuiteOptions): void {
     await t.rejects(s.batch([{ type: 'del', key: 'x' }, { type: 'put', key: 'y', value: 'nope' as unknown as Uint8Array }]),
       { code: 'INVALID_ARGUMENT', field: 'ops[1].value' });
     await t.rejects(s.batch([{ type: 'move', key: 'x' } as unknown as StoreOp]), { code: 'INVALID_ARGUMENT', field: 'ops[0].type' });
-    await t.rejects(s.batch([]), { code: 'INVALID_ARGUMENT', field: 'ops' });
+    await t.rejects(s.batch('x' as unknown as StoreOp[]), { code: 'INVALID_ARGUMENT', field: 'ops' });
     t.equal(await s.get('a'), undefined);
     t.equal(text(await s.get('x')), '1');
     t.equal(s.revision, 1, 'rejected batches use no revision');
     t.equal(await s.put('z', bytes('z')), 2);
+  });
+
+  t.test(name('an empty batch is a write with no ops'), async (t) => {
+    const s = await open(t);
+    await s.put('a', bytes('1'));
+    t.equal(await s.batch([]), 2);
+    t.same((await s.changes(1)).changes.map((c) => ({ revision: c.revision, ops: c.ops.length })), [{ revision: 2, ops: 0 }]);
+    t.equal(text(await s.get('a')), '1');
   });
 
   t.test(name('reserved and malformed keys are rejected, naming the key'), async (t) => {
