@@ -1,5 +1,6 @@
 import t from 'tap';
 import { LookupIndex } from '../../src/lookup/index.js';
+import { keyChangesOf } from '../../src/lookup/feed.js';
 import { EventKind, type LookupEventLike } from '../../src/lookup/types.js';
 import { vxfab } from '../../src/wire/gen/proto.js';
 import { delNic, delNode, expectError, mac, putNetwork, putNic, putNode } from './fixtures.js';
@@ -244,4 +245,16 @@ t.test('lookup index - clear and a new snapshot replace everything', async (t) =
   t.equal(index.vl2(100, M1), undefined);
   t.same(index.vl3(9, '100.64.9.9')?.mac, M3);
   t.same(index.vnids(), [9]);
+});
+
+t.test('lookup index - store onCommit ops feed the index like Watch batches', async (t) => {
+  const index = new LookupIndex();
+  const node = putNode('a', '198.18.0.1');
+  const nic = putNic({ id: 'n', vnid: 4, node: 'a', mac: M1, ips: ['100.64.0.4'] });
+  const events = index.apply(1, keyChangesOf([
+    { type: 'put', key: node.key, value: node.value as Uint8Array },
+    { type: 'put', key: nic.key, value: nic.value as Uint8Array },
+  ]));
+  t.same(kinds(events), ['4:ENDPOINT_ADDED', '4:FLOOD_CHANGED']);
+  t.same(kinds(index.apply(2, keyChangesOf([{ type: 'del', key: 'i/n' }]))), ['4:ENDPOINT_REMOVED', '4:FLOOD_CHANGED']);
 });
