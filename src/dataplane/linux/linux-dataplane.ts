@@ -8,7 +8,7 @@ import { VxfabError, invalid } from '../../model/errors.js';
 import type { DataPlane, EnsureOutcome, MissListener, NetworkSpec, NetworkState, TableChanges, Tables } from '../dataplane.js';
 import { bridgeDeviceName, checkVnid, vxlanDeviceName } from '../names.js';
 import { KeyedSerializer } from '../serial.js';
-import { checkSpec, isEmptyChanges, normalizeChanges } from '../validate.js';
+import { checkSpec, isEmptyChanges, normalizeChanges, type NormalChanges } from '../validate.js';
 import { BatchProcess, type LineResults } from './batch.js';
 import { isNoDevice, runTool } from './exec.js';
 import {
@@ -22,7 +22,7 @@ import {
   type VxlanInfo,
 } from './link.js';
 import { MissMonitor } from './miss-monitor.js';
-import { fdbDelLines, fdbSetLines, neighLines, parseJsonArray, parseTables, type Line } from './tables.js';
+import { describeLine, fdbDelLines, fdbSetLines, neighLines, parseJsonArray, parseTables, type Line } from './tables.js';
 
 export interface LinuxDataPlaneOptions {
   /** Program the tables of this network namespace instead of the current one. */
@@ -115,7 +115,9 @@ export class LinuxDataPlane implements DataPlane {
     if (lines.length === 0) return { action, differences };
 
     const results = await this.ip.run(lines);
-    const failed = results.findIndex((r) => r !== undefined);
+    // After a batch process death, lines are re-run (batch.ts): an add that finds its device, or a
+    // delete that does not, already did its work in the first run.
+    const failed = results.findIndex((r, i) => r !== undefined && !alreadyDone(lines[i]!, r));
     if (failed >= 0) {
       // Undo what this call created so that a failed ensure leaves no half network behind.
       const undo = [...(vx === undefined || recreated ? [`link del ${vxName}`] : []), ...(br === undefined ? [`link del ${brName}`] : [])];
@@ -164,13 +166,13 @@ export class LinuxDataPlane implements DataPlane {
     const dev = vxlanDeviceName(vnid);
     return this.serial.run(vnid, async () => {
       // Order and why: see DataPlane.apply.
-      await this.runPhase(vnid, this.bridge, fdbSetLines(dev, c));
-      await this.runPhase(vnid, this.ip, neighLines(dev, c));
-      await this.runPhase(vnid, this.bridge, fdbDelLines(dev, c));
+      await this.runPhase(vnid, c, this.bridge, fdbSetLines(dev, c));
+      await this.runPhase(vnid, c, this.ip, neighLines(dev, c));
+      await this.runPhase(vnid, c, this.bridge, fdbDelLines(dev, c));
     });
   }
 
-  private async runPhase(vnid: number, proc: BatchProcess, lines: Line[]): Promise<void> {
+  private async runPhase(vnid: number, c: NormalChanges, proc: BatchProcess, lines: Line[]): Promise<void> {
     if (lines.length === 0) return;
     const results: LineResults = await proc.run(lines.map((l) => l.text));
     let first: VxfabError | undefined;
@@ -180,7 +182,7 @@ export class LinuxDataPlane implements DataPlane {
       if (msg === undefined || line.okIf?.test(msg) === true) return;
       failures++;
       this.log.debug({ vnid, line: line.text, msg }, 'kernel refused line');
-      first ??= this.entryError(vnid, line, msg);
+      first ??= this.entryError(vnid, line, describeLine(c, line), msg);
     });
     if (first !== undefined) {
       if (failures > 1) first.message += ` (and ${failures - 1} more failed lines)`;
@@ -188,18 +190,15 @@ export class LinuxDataPlane implements DataPlane {
     }
   }
 
-  private entryError(vnid: number, line: Line, msg: string): VxfabError {
+  private entryError(vnid: number, line: Line, at: { field: string; value: string }, msg: string): VxfabError {
     const dev = vxlanDeviceName(vnid);
     if (isNoDevice(msg) && msg.includes(`"${dev}"`)) {
       return new VxfabError('NOT_FOUND', `vnid ${vnid}: network not present on this host (no device ${dev})`, { field: 'vnid', value: String(vnid) });
     }
     if (/Address family not supported/.test(msg)) {
-      return invalid(line.field, line.value, `the kernel refused it for ${dev}: ${msg} (dst of another address family than the network's local?)`);
+      return invalid(at.field, at.value, `the kernel refused it for ${dev}: ${msg} (dst of another address family than the network's local?)`);
     }
-    return new VxfabError('INTERNAL', `${line.field} ${JSON.stringify(line.value)}: kernel refused "${line.text}": ${msg}`, {
-      field: line.field,
-      value: line.value,
-    });
+    return new VxfabError('INTERNAL', `${at.field} ${JSON.stringify(at.value)}: kernel refused "${line.text}": ${msg}`, at);
   }
 
   async read(vnid: number): Promise<Tables> {
@@ -244,4 +243,10 @@ export class LinuxDataPlane implements DataPlane {
   private checkOpen(): void {
     if (this.closed) throw new VxfabError('UNAVAILABLE', 'data plane is closed');
   }
+}
+
+function alreadyDone(line: string, msg: string): boolean {
+  if (line.startsWith('link add ')) return /File exists/.test(msg);
+  if (line.startsWith('link del ')) return isNoDevice(msg);
+  return false;
 }

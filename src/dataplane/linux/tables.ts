@@ -14,11 +14,12 @@ import { emptyTables } from '../diff.js';
 import { canonicalIp, ZERO_MAC } from '../validate.js';
 import type { NormalChanges } from '../validate.js';
 
-/** A batch line and the change-list field it came from (for error reports). */
+/** A batch line and where it came from in the changes (field and value are built only for a line
+ * that fails: a bulk apply has tens of thousands of lines). */
 export interface Line {
   text: string;
-  field: string;
-  value: string;
+  list: keyof NormalChanges;
+  index: number;
   /** Kernel answers that mean the line's goal already holds. */
   okIf?: RegExp;
 }
@@ -26,45 +27,38 @@ export interface Line {
 const ENOENT = /No such file or directory/;
 const EEXIST = /File exists/;
 
+/** The field ("fdbSet[3]") and value ("02:… 198.18.0.2") a line was made from. */
+export function describeLine(c: NormalChanges, line: Line): { field: string; value: string } {
+  const item: unknown = c[line.list][line.index];
+  const value =
+    typeof item === 'string' ? item : Object.values(item as Record<string, string>).join(' ');
+  return { field: `${line.list}[${line.index}]`, value };
+}
+
 export function fdbSetLines(dev: string, c: NormalChanges): Line[] {
-  return [
-    ...c.fdbSet.map((e, i) => ({
-      text: `fdb replace ${e.mac} dev ${dev} dst ${e.dst} self permanent`,
-      field: `fdbSet[${i}]`,
-      value: `${e.mac} ${e.dst}`,
-    })),
-    ...c.floodAdd.map((d, i) => ({
-      text: `fdb append ${ZERO_MAC} dev ${dev} dst ${d} self permanent`,
-      field: `floodAdd[${i}]`,
-      value: d,
-      okIf: EEXIST,
-    })),
-  ];
+  const out: Line[] = [];
+  c.fdbSet.forEach((e, index) => out.push({ text: `fdb replace ${e.mac} dev ${dev} dst ${e.dst} self permanent`, list: 'fdbSet', index }));
+  c.floodAdd.forEach((d, index) =>
+    out.push({ text: `fdb append ${ZERO_MAC} dev ${dev} dst ${d} self permanent`, list: 'floodAdd', index, okIf: EEXIST }),
+  );
+  return out;
 }
 
 export function neighLines(dev: string, c: NormalChanges): Line[] {
-  const out: Line[] = c.neighSet.map((e, i) => ({
-    text: `neigh replace ${e.ip} lladdr ${e.mac} dev ${dev} nud permanent`,
-    field: `neighSet[${i}]`,
-    value: `${e.ip} ${e.mac}`,
-  }));
-  c.neighDel.forEach((ip, i) => {
-    out.push({ text: `neigh replace ${ip} dev ${dev} nud failed`, field: `neighDel[${i}]`, value: ip });
-    out.push({ text: `neigh del ${ip} dev ${dev}`, field: `neighDel[${i}]`, value: ip, okIf: ENOENT });
+  const out: Line[] = [];
+  c.neighSet.forEach((e, index) => out.push({ text: `neigh replace ${e.ip} lladdr ${e.mac} dev ${dev} nud permanent`, list: 'neighSet', index }));
+  c.neighDel.forEach((ip, index) => {
+    out.push({ text: `neigh replace ${ip} dev ${dev} nud failed`, list: 'neighDel', index });
+    out.push({ text: `neigh del ${ip} dev ${dev}`, list: 'neighDel', index, okIf: ENOENT });
   });
   return out;
 }
 
 export function fdbDelLines(dev: string, c: NormalChanges): Line[] {
-  return [
-    ...c.fdbDel.map((mac, i) => ({ text: `fdb del ${mac} dev ${dev} self`, field: `fdbDel[${i}]`, value: mac, okIf: ENOENT })),
-    ...c.floodDel.map((d, i) => ({
-      text: `fdb del ${ZERO_MAC} dev ${dev} dst ${d} self`,
-      field: `floodDel[${i}]`,
-      value: d,
-      okIf: ENOENT,
-    })),
-  ];
+  const out: Line[] = [];
+  c.fdbDel.forEach((mac, index) => out.push({ text: `fdb del ${mac} dev ${dev} self`, list: 'fdbDel', index, okIf: ENOENT }));
+  c.floodDel.forEach((d, index) => out.push({ text: `fdb del ${ZERO_MAC} dev ${dev} dst ${d} self`, list: 'floodDel', index, okIf: ENOENT }));
+  return out;
 }
 
 interface FdbJson {
