@@ -158,7 +158,7 @@ export interface DataPlane {
   read(vnid: number): Promise<Tables>;
 
   /** Subscribes to kernel miss notifications of networks with learningMisses. Returns the
-   * unsubscribe function. Delivery is best effort: the kernel repeats a miss for every packet that
+   * unsubscribe function (after close(), subscribing does nothing). Delivery is best effort: the kernel repeats a miss for every packet that
    * finds nothing, so a lost one is recovered by the next packet. */
   onMiss(listener: MissListener): () => void;
 

@@ -219,7 +219,7 @@ export class LinuxDataPlane implements DataPlane {
   }
 
   onMiss(listener: MissListener): () => void {
-    this.checkOpen();
+    if (this.closed) return () => undefined;
     return this.monitor.subscribe(listener);
   }
 
