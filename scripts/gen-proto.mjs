@@ -18,7 +18,13 @@ const js = join(genDir, 'proto.js');
 execFileSync(bin('pbjs'), ['-t', 'static-module', '-w', 'es6', '--force-number', '--no-verify', '--no-convert', '--no-delimited',
   '-p', protoDir, '-o', js, ...files], { stdio: 'inherit' });
 // Node's ES module resolver needs the file extension; protobufjs has no "exports" map.
-writeFileSync(js, readFileSync(js, 'utf8').replace('from "protobufjs/minimal"', 'from "protobufjs/minimal.js"'));
+// --force-number only changes the declared types: the decoder still returns Long objects for 64-bit
+// fields whenever the long package is installed (protobufjs 8 depends on it). Unsetting util.Long
+// makes the readers return numbers, as the declarations say.
+const longOff = '\n// 64-bit fields decode as numbers, as the --force-number declarations say.\n' +
+  '$protobuf.util.Long = undefined;\n$protobuf.configure();\n';
+writeFileSync(js, readFileSync(js, 'utf8').replace('from "protobufjs/minimal"', 'from "protobufjs/minimal.js"')
+  .replace(/(import \$protobuf from "protobufjs\/minimal\.js";\n)/, `$1${longOff}`));
 execFileSync(bin('pbts'), ['-o', join(genDir, 'proto.d.ts'), js], { stdio: 'inherit' });
 copyFileSync(js, join(distDir, 'proto.js'));
 copyFileSync(join(genDir, 'proto.d.ts'), join(distDir, 'proto.d.ts'));

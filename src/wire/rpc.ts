@@ -15,10 +15,12 @@ export interface MethodDesc<Req, Res, S extends boolean = boolean> {
   readonly stream: S;
 }
 
-/** Request type of a method descriptor. */
-export type ReqOf<M> = M extends MethodDesc<infer Req, unknown> ? Req : never;
-/** Reply (or stream item) type of a method descriptor. */
-export type ResOf<M> = M extends MethodDesc<unknown, infer Res> ? Res : never;
+// Inferred from decode's return type: inferring through MethodDesc would pick up encode's looser
+// parameter type (the generated $Properties, every field optional) instead of the message class.
+/** Request type of a method descriptor: the decoded message a handler receives. */
+export type ReqOf<M> = M extends { req: { decode(...args: never[]): infer Req } } ? Req : never;
+/** Reply (or stream item) type of a method descriptor: the decoded message a caller receives. */
+export type ResOf<M> = M extends { res: { decode(...args: never[]): infer Res } } ? Res : never;
 /** What a caller may pass as a request: the plain properties object. */
 export type ReqInit<M> = M extends { req: { create(p?: infer P): unknown } } ? P : never;
 

@@ -1,0 +1,60 @@
+// The server half of bench/wire.ts, run as a child process so that client and server each have a
+// core. Usage: node dist/bench/wire-server.js raw|rpc. Prints the port it listens on (one line),
+// then serves until its stdin closes.
+import { createServer } from 'node:net';
+import { pino } from 'pino';
+import { Lookup } from '../src/wire/gen/services.js';
+import { vxfab } from '../src/wire/gen/proto.js';
+import { RpcServer } from '../src/wire/transport/index.js';
+
+/** The reply both RPC handlers give: a typical VL2 answer. */
+export const BENCH_REPLY = { underlay: '198.18.3.17', port: 4789, node: 'node-0017' };
+
+async function main(mode: string): Promise<void> {
+  let close: () => Promise<void>;
+  let port: number;
+  if (mode === 'raw') {
+    const server = createServer({ noDelay: true }, (socket) => {
+      let pending: Buffer = Buffer.alloc(0);
+      socket.on('data', (chunk: Buffer) => {
+        // Echo every complete length-prefixed frame, one write per received chunk.
+        const buf = pending.length ? Buffer.concat([pending, chunk]) : chunk;
+        let pos = 0;
+        for (;;) {
+          let len = 0, shift = 1, p = pos, complete = false;
+          while (p < buf.length) {
+            const b = buf[p++]!;
+            len += (b & 0x7f) * shift;
+            shift *= 128;
+            if (b < 0x80) { complete = true; break; }
+          }
+          if (!complete || p + len > buf.length) break;
+          pos = p + len;
+        }
+        if (pos > 0) socket.write(buf.subarray(0, pos));
+        pending = buf.subarray(pos);
+      });
+      socket.on('error', () => socket.destroy());
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    port = (server.address() as { port: number }).port;
+    close = () => new Promise((resolve) => server.close(() => resolve()));
+  } else {
+    const server = new RpcServer({ identity: 'bench', logger: pino({ level: 'silent' }) });
+    if (mode === 'rpc-raw') {
+      const cached = vxfab.v1.Vl2Reply.encode(BENCH_REPLY).finish();
+      server.handleRaw(Lookup.Vl2.path, () => cached);
+    } else {
+      server.handle(Lookup.Vl2, () => BENCH_REPLY);
+    }
+    port = (await server.listen('127.0.0.1', 0)).port;
+    close = () => server.close();
+  }
+  process.stdout.write(`${port}\n`);
+  process.stdin.resume();
+  process.stdin.on('end', () => void close().then(() => process.exit(0)));
+}
+
+if (process.argv[1] && import.meta.url.endsWith(process.argv[1].replace(/.*\//, '/'))) {
+  void main(process.argv[2] ?? 'rpc');
+}

@@ -1,0 +1,410 @@
+// One accepted connection: the hello exchange, then requests dispatched to the server's handlers.
+//
+// Hot path (a unary request answered synchronously): the frames of a received chunk are decoded in
+// place, each request's handler runs and its reply is encoded into the connection's batch, and the
+// batch is written once when the chunk is done. No promise, timer or closure is made per request.
+//
+// A peer that breaks the framing (oversize length, bytes that are not a Frame, a frame out of
+// sequence) gets one error frame, if it can still be told, and is closed, with one log line. Other
+// connections are not affected. Errors in one request (unknown method, undecodable body, handler
+// failure) are answered on that request and the connection carries on.
+import type { Socket } from 'node:net';
+import type { Logger } from 'pino';
+import { VxfabError } from '../../model/errors.js';
+import { toWireErrorOrInternal } from '../errors.js';
+import { FrameDecoder } from '../frame-decoder.js';
+import { vxfab } from '../gen/proto.js';
+import type { CallContext, MethodDesc, PeerInfo, StreamContext } from '../rpc.js';
+import { PROTOCOL_VERSION } from '../version.js';
+import { FrameWriter } from './frame-writer.js';
+import type { RpcServer } from './server.js';
+
+const K = vxfab.v1.FrameKind;
+const CODE = vxfab.v1.ErrorCode;
+
+/** A stream handler waits (ctx.drained) once this much output is queued on its connection. */
+const HIGH_WATER_BYTES = 1 << 20;
+/** Grace for a peer to read our last frame and close after we end the connection. */
+const LINGER_MS = 2000;
+
+export interface Route {
+  kind: 'unary' | 'stream' | 'raw';
+  path: string;
+  desc: MethodDesc<unknown, unknown> | undefined;
+  fn: (req: never, ctx: never) => unknown;
+}
+
+type UnaryFn = (req: unknown, ctx: CallContext) => unknown;
+type StreamFn = (req: unknown, ctx: StreamContext) => unknown;
+type RawFn = (body: Uint8Array, ctx: CallContext) => unknown;
+
+export class ServerConnection {
+  private readonly log: Logger;
+  private readonly decoder: FrameDecoder;
+  private readonly out: FrameWriter;
+  private readonly received: vxfab.v1.Frame[] = [];
+  private readonly streams = new Map<number, ServerStream>();
+  private drainWaiters: (() => void)[] = [];
+  private helloDone = false;
+  private helloTimer: NodeJS.Timeout | undefined;
+  /** Set once we decided to close: later input is ignored. */
+  private closing = false;
+  private closedPromise: Promise<void>;
+  readonly peer: PeerInfo;
+  /** The context of every unary call on this connection: it only carries the peer. */
+  readonly ctx: CallContext;
+
+  constructor(private readonly server: RpcServer, readonly socket: Socket) {
+    const remote = `${socket.remoteAddress}:${socket.remotePort}`;
+    this.log = server.log.child({ remote });
+    this.decoder = new FrameDecoder({ maxFrameBytes: server.maxFrameBytes });
+    this.out = new FrameWriter(socket);
+    this.peer = { role: 0, identity: '', remote };
+    this.ctx = { peer: this.peer };
+    socket.setNoDelay(true);
+    this.closedPromise = new Promise((resolve) => socket.once('close', () => resolve()));
+    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    socket.on('end', () => this.onEnd());
+    socket.on('error', (e) => this.log.debug({ err: e }, 'socket error'));
+    socket.on('drain', () => this.onDrain());
+    socket.once('close', () => this.onClose());
+    this.helloTimer = setTimeout(() => {
+      this.fail(new VxfabError('PROTOCOL_ERROR', `no HELLO within ${server.helloTimeoutMs} ms`), 0);
+    }, server.helloTimeoutMs);
+    this.helloTimer.unref();
+    this.log.debug('accepted');
+  }
+
+  private onData(chunk: Buffer): void {
+    if (this.closing) return;
+    const frames = this.received;
+    let broken: unknown;
+    try {
+      this.decoder.pushInto(chunk, frames);
+    } catch (e) {
+      broken = e; // frames before the bad one are still answered
+    }
+    this.out.cork();
+    try {
+      for (let i = 0; i < frames.length && !this.closing; i++) this.onFrame(frames[i]!);
+    } finally {
+      frames.length = 0;
+      this.out.uncork();
+    }
+    if (broken !== undefined && !this.closing) this.fail(broken, 0);
+  }
+
+  private onEnd(): void {
+    if (this.closing) return;
+    try {
+      this.decoder.end();
+    } catch (e) {
+      this.log.warn({ err: (e as Error).message }, 'closing connection: truncated frame');
+    }
+    this.closing = true;
+    this.out.flush();
+    this.socket.end();
+  }
+
+  private onFrame(frame: vxfab.v1.Frame): void {
+    if (!this.helloDone) {
+      this.onHello(frame);
+      return;
+    }
+    switch (frame.kind) {
+      case K.REQUEST:
+        this.onRequest(frame);
+        return;
+      case K.CANCEL:
+        this.streams.get(frame.id)?.cancel();
+        return;
+      default:
+        this.fail(new VxfabError('PROTOCOL_ERROR', `unexpected ${K[frame.kind] ?? frame.kind} frame from a client`,
+          { field: 'frame.kind', value: String(frame.kind) }), 0);
+    }
+  }
+
+  private onHello(frame: vxfab.v1.Frame): void {
+    if (frame.kind === K.REQUEST) {
+      this.fail(new VxfabError('PROTOCOL_ERROR', `REQUEST ${frame.id} (${frame.method}) before HELLO`,
+        { field: 'frame.kind', value: 'REQUEST' }), frame.id);
+      return;
+    }
+    if (frame.kind !== K.HELLO || !frame.hello) {
+      this.fail(new VxfabError('PROTOCOL_ERROR', `expected HELLO first, got ${K[frame.kind] ?? frame.kind}`,
+        { field: 'frame.kind', value: String(frame.kind) }), 0);
+      return;
+    }
+    const hello = frame.hello;
+    const version = hello.protocolVersion ?? 0;
+    if (version !== PROTOCOL_VERSION) {
+      const e = new VxfabError('UNSUPPORTED_VERSION',
+        `protocol version ${version} is not supported: server ${this.server.identity} speaks version ${PROTOCOL_VERSION}`,
+        { field: 'hello.protocol_version', value: String(version) });
+      this.log.warn({ version, identity: hello.identity }, 'closing connection: unsupported protocol version');
+      this.out.write({ kind: K.HELLO, hello: this.ownHello(), error: toWireErrorOrInternal(e, 'hello') });
+      this.closeSoon();
+      return;
+    }
+    clearTimeout(this.helloTimer);
+    this.helloDone = true;
+    this.peer.role = hello.role ?? 0;
+    this.peer.identity = hello.identity ?? '';
+    this.out.write({ kind: K.HELLO, hello: this.ownHello() });
+    this.log.debug({ role: this.peer.role, identity: this.peer.identity }, 'hello');
+  }
+
+  private ownHello(): vxfab.v1.Hello.$Properties {
+    return { protocolVersion: PROTOCOL_VERSION, role: vxfab.v1.Role.ROLE_SERVER, identity: this.server.identity };
+  }
+
+  private onRequest(frame: vxfab.v1.Frame): void {
+    const id = frame.id;
+    const route = this.server.routes.get(frame.method);
+    if (route === undefined) {
+      this.replyError(id, new VxfabError('UNIMPLEMENTED', `unknown method ${JSON.stringify(frame.method)}`,
+        { field: 'method', value: frame.method }));
+      return;
+    }
+    if (route.kind === 'raw') {
+      this.runRaw(id, route, frame.body);
+      return;
+    }
+    const desc = route.desc!;
+    let req: unknown;
+    try {
+      req = desc.req.decode(frame.body);
+    } catch (e) {
+      const bad = new VxfabError('INVALID_ARGUMENT',
+        `request body of ${route.path} does not decode: ${(e as Error).message}`,
+        { field: 'body', value: `${frame.body.length} bytes`, cause: e });
+      if (route.kind === 'stream') this.out.write({ kind: K.STREAM_END, id, error: toWireErrorOrInternal(bad, route.path) });
+      else this.replyError(id, bad);
+      return;
+    }
+    if (route.kind === 'stream') this.runStream(id, route, req);
+    else this.runUnary(id, route, req);
+  }
+
+  private runUnary(id: number, route: Route, req: unknown): void {
+    let result: unknown;
+    try {
+      result = (route.fn as UnaryFn)(req, this.ctx);
+    } catch (e) {
+      this.replyError(id, e, route.path);
+      return;
+    }
+    if (isThenable(result)) {
+      result.then((res) => this.replyOk(id, route, res), (e: unknown) => this.replyError(id, e, route.path));
+    } else {
+      this.replyOk(id, route, result);
+    }
+  }
+
+  private runRaw(id: number, route: Route, body: Uint8Array): void {
+    let result: unknown;
+    try {
+      result = (route.fn as RawFn)(body, this.ctx);
+    } catch (e) {
+      this.replyError(id, e, route.path);
+      return;
+    }
+    if (isThenable(result)) {
+      result.then((res) => this.replyBody(id, res as Uint8Array), (e: unknown) => this.replyError(id, e, route.path));
+    } else {
+      this.replyBody(id, result as Uint8Array);
+    }
+  }
+
+  private replyOk(id: number, route: Route, res: unknown): void {
+    let body: Uint8Array;
+    try {
+      body = route.desc!.res.encode(res ?? {}).finish();
+    } catch (e) {
+      this.replyError(id, e, route.path);
+      return;
+    }
+    this.replyBody(id, body);
+  }
+
+  private replyBody(id: number, body: Uint8Array): void {
+    if (this.socket.destroyed) return;
+    this.out.write({ kind: K.REPLY, id, body });
+  }
+
+  /** Answers a request with an error. `path` is set when the error came from a handler, so that
+   *  unexpected (non-VxfabError) failures are logged with the method they happened in. */
+  replyError(id: number, e: unknown, path?: string): void {
+    if (path !== undefined && !(e instanceof VxfabError)) this.log.error({ err: e, method: path }, 'handler failed');
+    if (this.socket.destroyed) return;
+    this.out.write({ kind: K.REPLY, id, error: toWireErrorOrInternal(e, path ?? 'request') });
+  }
+
+  private runStream(id: number, route: Route, req: unknown): void {
+    if (this.streams.has(id)) {
+      this.out.write({ kind: K.STREAM_END, id, error: { code: CODE.INVALID_ARGUMENT,
+        message: `request id ${id} is already in use by an open stream`, field: 'id', value: String(id) } });
+      return;
+    }
+    const stream = new ServerStream(this, id, route.desc!, route.path);
+    this.streams.set(id, stream);
+    let result: unknown;
+    try {
+      result = (route.fn as StreamFn)(req, stream);
+    } catch (e) {
+      stream.finish(e);
+      return;
+    }
+    if (isThenable(result)) result.then(() => stream.finish(undefined), (e: unknown) => stream.finish(e));
+    else stream.finish(undefined);
+  }
+
+  // --- used by ServerStream ---
+
+  write(frame: vxfab.v1.Frame.$Properties): void {
+    if (!this.socket.destroyed) this.out.write(frame);
+  }
+
+  forget(id: number): void {
+    this.streams.delete(id);
+  }
+
+  get overHighWater(): boolean {
+    return this.socket.writableLength + this.out.buffered > HIGH_WATER_BYTES;
+  }
+
+  waitDrain(): Promise<void> {
+    if (!this.overHighWater || this.socket.destroyed) return Promise.resolve();
+    return new Promise((resolve) => this.drainWaiters.push(resolve));
+  }
+
+  logError(e: unknown, path: string): void {
+    this.log.error({ err: e, method: path }, 'stream handler failed');
+  }
+
+  // --- closing ---
+
+  private onDrain(): void {
+    if (this.overHighWater) return;
+    const waiters = this.drainWaiters;
+    this.drainWaiters = [];
+    for (const w of waiters) w();
+  }
+
+  private onClose(): void {
+    this.closing = true;
+    clearTimeout(this.helloTimer);
+    const streams = [...this.streams.values()];
+    this.streams.clear();
+    for (const s of streams) s.close();
+    const waiters = this.drainWaiters;
+    this.drainWaiters = [];
+    for (const w of waiters) w();
+    this.log.debug('closed');
+  }
+
+  /** Closes the connection for a protocol violation: one log line, one error frame (on request
+   *  `id`, or id 0 for the connection as a whole), then the connection is ended. */
+  private fail(e: unknown, id: number): void {
+    if (this.closing) return;
+    const err = e instanceof VxfabError ? e : new VxfabError('PROTOCOL_ERROR', String(e));
+    this.log.warn({ err: err.message, identity: this.peer.identity || undefined }, 'closing connection: protocol error');
+    this.out.write({ kind: K.REPLY, id, error: toWireErrorOrInternal(err, 'connection') });
+    this.closeSoon();
+  }
+
+  private closeSoon(): void {
+    this.closing = true;
+    this.out.flush();
+    this.socket.end();
+    setTimeout(() => this.socket.destroy(), LINGER_MS).unref();
+  }
+
+  /** Ends the connection for a server shutdown and resolves once it is closed. */
+  shutdown(): Promise<void> {
+    if (!this.socket.destroyed) {
+      this.closing = true;
+      this.out.flush();
+      this.socket.end();
+      setTimeout(() => this.socket.destroy(), LINGER_MS).unref();
+    }
+    return this.closedPromise;
+  }
+}
+
+/** One server-streaming call: the StreamContext its handler sees. */
+class ServerStream implements StreamContext {
+  private listeners: (() => void)[] | undefined;
+  private done = false;
+  closed = false;
+
+  constructor(private readonly conn: ServerConnection, private readonly id: number,
+    private readonly desc: MethodDesc<unknown, unknown>, private readonly path: string) {}
+
+  get peer(): PeerInfo {
+    return this.conn.peer;
+  }
+
+  send(item: object): boolean {
+    if (this.closed) return false;
+    this.conn.write({ kind: K.STREAM_ITEM, id: this.id, body: this.desc.res.encode(item).finish() });
+    return !this.conn.overHighWater;
+  }
+
+  drained(): Promise<void> {
+    return this.closed ? Promise.resolve() : this.conn.waitDrain();
+  }
+
+  onClose(listener: () => void): void {
+    if (this.closed) queueMicrotask(listener);
+    else (this.listeners ??= []).push(listener);
+  }
+
+  /** The handler ended: resolving (e undefined) or failing. Sends STREAM_END unless the stream was
+   *  already cancelled or its connection closed. */
+  finish(e: unknown): void {
+    if (this.done) return;
+    this.done = true;
+    this.conn.forget(this.id);
+    if (this.closed) return;
+    this.closed = true;
+    this.listeners = undefined;
+    if (e === undefined) {
+      this.conn.write({ kind: K.STREAM_END, id: this.id });
+    } else {
+      if (!(e instanceof VxfabError)) this.conn.logError(e, this.path);
+      this.conn.write({ kind: K.STREAM_END, id: this.id, error: toWireErrorOrInternal(e, this.path) });
+    }
+  }
+
+  /** The client sent CANCEL: end the stream now (one STREAM_END) and tell the handler. */
+  cancel(): void {
+    if (this.done) return;
+    this.done = true;
+    this.conn.forget(this.id);
+    this.conn.write({ kind: K.STREAM_END, id: this.id });
+    this.close();
+  }
+
+  /** The client is gone (cancel or connection closed): tell the handler's listeners, once. */
+  close(): void {
+    this.done = true;
+    if (this.closed) return;
+    this.closed = true;
+    const listeners = this.listeners;
+    this.listeners = undefined;
+    if (listeners) {
+      for (const l of listeners) {
+        try {
+          l();
+        } catch (e) {
+          this.conn.logError(e, this.path);
+        }
+      }
+    }
+  }
+}
+
+function isThenable(v: unknown): v is PromiseLike<unknown> {
+  return v !== null && typeof v === 'object' && typeof (v as { then?: unknown }).then === 'function';
+}

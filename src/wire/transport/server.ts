@@ -1,0 +1,120 @@
+// The answering side of vxfab connections: a TCP listener, a table of method handlers, and one
+// ServerConnection per accepted socket. Several services (controller and lookup) register on one
+// server and share its port.
+import { createServer, type Server, type Socket } from 'node:net';
+import type { Logger } from 'pino';
+import { VxfabError } from '../../model/errors.js';
+import { DEFAULT_MAX_FRAME_BYTES } from '../frame-decoder.js';
+import type { CallContext, MethodDesc, ReqOf, ResOf, StreamContext } from '../rpc.js';
+import { defaultLogger } from './log.js';
+import { ServerConnection, type Route } from './server-connection.js';
+
+/** A unary handler: returns the reply (properties or message), or throws a VxfabError. */
+export type UnaryHandler<M> = (req: ReqOf<M>, ctx: CallContext) => ResInit<M> | Promise<ResInit<M>>;
+/** A streaming handler: sends items through ctx; resolving ends the stream, rejecting fails it. */
+export type StreamHandler<M> = (req: ReqOf<M>, ctx: StreamContext) => Promise<void> | void;
+/** A handler that works on encoded bodies: gets the request body, returns the reply body. */
+export type RawHandler = (body: Uint8Array, ctx: CallContext) => Uint8Array | Promise<Uint8Array>;
+/** What a unary handler may return: the reply message or its plain properties. */
+export type ResInit<M> = M extends { res: { create(p?: infer P): unknown } } ? P | ResOf<M> : never;
+
+export interface RpcServerOptions {
+  /** Who this server is, sent in its hello ("controller", "lookup-1"). */
+  identity: string;
+  /** Largest frame accepted from a client, without the length prefix. Default 1 MiB. */
+  maxFrameBytes?: number;
+  /** Time a new connection has to send its hello. Default 10000 ms. */
+  helloTimeoutMs?: number;
+  logger?: Logger;
+}
+
+// Handler signatures are checked against the descriptor at registration; once stored, the table
+// holds them at the loosest shape that can call them.
+type AnyDesc = MethodDesc<unknown, unknown>;
+
+export class RpcServer {
+  readonly identity: string;
+  readonly maxFrameBytes: number;
+  readonly helloTimeoutMs: number;
+  readonly log: Logger;
+  /** Registered methods by path ("vxfab.v1.Lookup/Vl2"). */
+  readonly routes = new Map<string, Route>();
+  private server: Server | undefined;
+  private readonly live = new Set<ServerConnection>();
+
+  constructor(options: RpcServerOptions) {
+    this.identity = options.identity;
+    this.maxFrameBytes = options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
+    this.helloTimeoutMs = options.helloTimeoutMs ?? 10_000;
+    this.log = (options.logger ?? defaultLogger()).child({ module: 'wire.server' });
+  }
+
+  /** Registers a unary method. Registering a path twice is an error. */
+  handle<M extends MethodDesc<unknown, unknown, false>>(desc: M, handler: UnaryHandler<M>): this {
+    return this.add({ kind: 'unary', path: desc.path, desc: desc as AnyDesc, fn: handler as Route['fn'] });
+  }
+
+  /** Registers a server-streaming method. */
+  handleStream<M extends MethodDesc<unknown, unknown, true>>(desc: M, handler: StreamHandler<M>): this {
+    return this.add({ kind: 'stream', path: desc.path, desc: desc as AnyDesc, fn: handler as Route['fn'] });
+  }
+
+  /** Registers a unary method answered from encoded bytes: the handler gets the undecoded request
+   *  body and returns an already-encoded reply body (no decoding or encoding by the server). */
+  handleRaw(path: string, handler: RawHandler): this {
+    return this.add({ kind: 'raw', path, desc: undefined, fn: handler as Route['fn'] });
+  }
+
+  private add(route: Route): this {
+    if (this.routes.has(route.path)) {
+      throw new VxfabError('ALREADY_EXISTS', `method ${route.path} is already registered`,
+        { field: 'path', value: route.path });
+    }
+    this.routes.set(route.path, route);
+    return this;
+  }
+
+  /** Open connections (hello done or not). */
+  get connections(): number {
+    return this.live.size;
+  }
+
+  /** Starts listening; port 0 picks a free port. Resolves with the address actually bound. */
+  listen(host: string, port: number): Promise<{ host: string; port: number }> {
+    if (this.server) return Promise.reject(new VxfabError('CONFLICT', `server ${this.identity} is already listening`));
+    const server = createServer({ noDelay: true }, (socket) => this.accept(socket));
+    this.server = server;
+    return new Promise((resolve, reject) => {
+      const onError = (e: Error): void => {
+        this.server = undefined;
+        reject(new VxfabError('UNAVAILABLE', `cannot listen on ${host}:${port}: ${e.message}`,
+          { field: 'address', value: `${host}:${port}`, cause: e }));
+      };
+      server.once('error', onError);
+      server.listen(port, host, () => {
+        server.off('error', onError);
+        server.on('error', (e) => this.log.error({ err: e }, 'listener error'));
+        const addr = server.address();
+        const bound = typeof addr === 'object' && addr ? { host: addr.address, port: addr.port } : { host, port };
+        this.log.info({ host: bound.host, port: bound.port, methods: this.routes.size }, 'listening');
+        resolve(bound);
+      });
+    });
+  }
+
+  /** Stops accepting, ends every connection (active streams see ctx.closed), and resolves when the
+   *  listener and all connections are closed. Calling it again is harmless. */
+  async close(): Promise<void> {
+    const server = this.server;
+    this.server = undefined;
+    const closed = server ? new Promise<void>((resolve) => server.close(() => resolve())) : Promise.resolve();
+    await Promise.all([...this.live].map((c) => c.shutdown()));
+    await closed;
+  }
+
+  private accept(socket: Socket): void {
+    const conn = new ServerConnection(this, socket);
+    this.live.add(conn);
+    socket.once('close', () => this.live.delete(conn));
+  }
+}
