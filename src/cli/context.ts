@@ -6,8 +6,6 @@ import { UsageError } from './exit-codes.js';
 import { VxfabError } from '../model/errors.js';
 
 export const DEFAULT_SERVER = '127.0.0.1:4800';
-/** How long the CLI waits for a server before it says the server is unreachable. */
-const CONNECT_TIMEOUT_MS = 3000;
 const CALL_TIMEOUT_MS = 30_000;
 
 export interface GlobalOptions {
@@ -44,7 +42,7 @@ export class CliContext {
     if (this.client) return this.client;
     const client = new RpcClient({
       address: this.server, role: vxfab.v1.Role.ROLE_CLI, identity: 'cli',
-      timeoutMs: CALL_TIMEOUT_MS, connectTimeoutMs: CONNECT_TIMEOUT_MS, reconnect: false,
+      timeoutMs: CALL_TIMEOUT_MS, reconnect: false,
     });
     try {
       await client.connect();

@@ -18,4 +18,4 @@ export function parseNetworkRef(flag: string, text: string): { tenant: string; n
 }
 
 /** Commander collector for repeatable options. */
-export const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
+export const repeatable = (value: string, previous: string[] = []): string[] => [...previous, value];

@@ -81,7 +81,7 @@ await t.test('cli - nics', async (t) => {
   t.same((await json<Nic[]>('nic', 'list', '--node', 'host-a')).map((n) => n.id), [d.id]);
   t.same(await json('nic', 'delete', d.id), { deleted: d.id });
   t.match(await cli('nic', 'list'), /ID\s+NETWORK\s+VNID\s+NODE\s+MAC\s+IPS/);
-  t.match(await cli('nic', 'get', b.id), /mac:\s+02:ab:cd:00:00:01/);
+  t.match(await cli('nic', 'get', b.id), /MAC:\s+02:ab:cd:00:00:01/);
 });
 
 await t.test('cli - everything survives a restart', async (t) => {

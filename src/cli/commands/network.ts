@@ -3,6 +3,7 @@ import { Controller } from '../../wire/gen/services.js';
 import { networkFrom } from '../../wire/objects.js';
 import { NETWORK_COLUMNS } from '../columns.js';
 import { parseIntOption, parseNetworkRef } from '../parse.js';
+import { collect } from '../../wire/transport/collect.js';
 import type { Runner } from '../runner.js';
 import { UsageError } from '../exit-codes.js';
 
@@ -43,7 +44,7 @@ export function networkCommands(program: Command, run: Runner): void {
   network.command('list').description('list networks').option('--tenant <tenant>', 'only this tenant\'s')
     .action((o: { tenant?: string }) => run(async (ctx) => {
       const client = await ctx.connect();
-      const pages = await client.collect(Controller.ListNetworks, { tenant: o.tenant ?? '' });
+      const pages = await collect(client, Controller.ListNetworks, { tenant: o.tenant ?? '' });
       ctx.out.list(pages.flatMap((p) => p.networks.map(networkFrom)), NETWORK_COLUMNS);
     }));
   network.command('get <ref>').description('show a network (TENANT/NAME)').action((ref: string) => run(async (ctx) => {

@@ -2,7 +2,8 @@ import type { Command } from 'commander';
 import { Controller } from '../../wire/gen/services.js';
 import { nicFrom } from '../../wire/objects.js';
 import { NIC_COLUMNS } from '../columns.js';
-import { collect, parseNetworkRef } from '../parse.js';
+import { repeatable, parseNetworkRef } from '../parse.js';
+import { collect } from '../../wire/transport/collect.js';
 import type { Runner } from '../runner.js';
 
 export function nicCommands(program: Command, run: Runner): void {
@@ -11,7 +12,7 @@ export function nicCommands(program: Command, run: Runner): void {
     .requiredOption('--network <ref>', 'TENANT/NETWORK')
     .requiredOption('--node <node>', 'the node (host) the NIC lives on')
     .option('--mac <mac>', 'MAC address (default: allocated, locally administered)')
-    .option('--ip <ip>', 'an address; repeat for more (default: one from each subnet)', collect, [])
+    .option('--ip <ip>', 'an address; repeat for more (default: one from each subnet)', repeatable, [])
     .action((o: { network: string; node: string; mac?: string; ip: string[] }) => run(async (ctx) => {
       const { tenant, name } = parseNetworkRef('--network', o.network);
       const client = await ctx.connect();
@@ -24,7 +25,7 @@ export function nicCommands(program: Command, run: Runner): void {
     .action((o: { network?: string; node?: string }) => run(async (ctx) => {
       const ref = o.network ? parseNetworkRef('--network', o.network) : { tenant: '', name: '' };
       const client = await ctx.connect();
-      const pages = await client.collect(Controller.ListNics, { tenant: ref.tenant, network: ref.name, node: o.node ?? '' });
+      const pages = await collect(client, Controller.ListNics, { tenant: ref.tenant, network: ref.name, node: o.node ?? '' });
       ctx.out.list(pages.flatMap((p) => p.nics.map(nicFrom)), NIC_COLUMNS);
     }));
   nic.command('get <id>').description('show a NIC').action((id: string) => run(async (ctx) => {

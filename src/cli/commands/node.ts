@@ -3,6 +3,7 @@ import { Controller } from '../../wire/gen/services.js';
 import { nodeFrom } from '../../wire/objects.js';
 import { NODE_COLUMNS } from '../columns.js';
 import { parseIntOption } from '../parse.js';
+import { collect } from '../../wire/transport/collect.js';
 import type { Runner } from '../runner.js';
 
 export function nodeCommands(program: Command, run: Runner): void {
@@ -17,7 +18,7 @@ export function nodeCommands(program: Command, run: Runner): void {
     }));
   node.command('list').description('list nodes').action(() => run(async (ctx) => {
     const client = await ctx.connect();
-    const pages = await client.collect(Controller.ListNodes, {});
+    const pages = await collect(client, Controller.ListNodes, {});
     ctx.out.list(pages.flatMap((p) => p.nodes.map(nodeFrom)), NODE_COLUMNS);
   }));
   node.command('get <name>').description('show a node').action((name: string) => run(async (ctx) => {

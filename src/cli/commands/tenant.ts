@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { Controller } from '../../wire/gen/services.js';
 import { tenantFrom } from '../../wire/objects.js';
 import { TENANT_COLUMNS } from '../columns.js';
+import { collect } from '../../wire/transport/collect.js';
 import type { Runner } from '../runner.js';
 
 export function tenantCommands(program: Command, run: Runner): void {
@@ -12,7 +13,7 @@ export function tenantCommands(program: Command, run: Runner): void {
   }));
   tenant.command('list').description('list tenants').action(() => run(async (ctx) => {
     const client = await ctx.connect();
-    const rows = (await client.collect(Controller.ListTenants, {})).flatMap((p) => p.tenants.map(tenantFrom));
+    const rows = (await collect(client, Controller.ListTenants, {})).flatMap((p) => p.tenants.map(tenantFrom));
     ctx.out.list(rows, TENANT_COLUMNS);
   }));
   tenant.command('get <name>').description('show a tenant').action((name: string) => run(async (ctx) => {
