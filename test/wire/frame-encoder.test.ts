@@ -36,3 +36,15 @@ t.test('wire - writeMessageFrame decodes like a frame with a separately encoded 
   const [item] = new FrameDecoder().push(wb.finish());
   t.equal(vxfab.v1.BulkPage.decode(item!.body).endpoints.length, 100);
 });
+
+t.test('wire - the worked example in docs/protocol.md is what the encoder writes', async (t) => {
+  const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
+  t.equal(hex(encodeFrame({ kind: K.HELLO, hello: { protocolVersion: 1, role: vxfab.v1.Role.ROLE_AGENT, identity: 'node-1' } })),
+    '100801320c080110021a066e6f64652d31');
+  t.equal(hex(encodeFrame({ kind: K.REQUEST, id: 1, method: 'vxfab.v1.Lookup/Vl2',
+    body: vxfab.v1.Vl2Request.encode({ vnid: 7, mac: '02:00:00:00:00:01' }).finish() })),
+    '30080210011a1376786661622e76312e4c6f6f6b75702f566c32221508071211' + '30323a30303a30303a30303a30303a3031');
+  t.equal(hex(encodeFrame({ kind: K.REPLY, id: 1,
+    body: vxfab.v1.Vl2Reply.encode({ underlay: '198.18.0.2', port: 4789, node: 'node-2' }).finish() })),
+    '1d08031001221' + '70a0a3139382e31382e302e3210b5251a066e6f64652d32');
+});
