@@ -23,6 +23,7 @@ import { Controller, Lookup } from '../src/wire/gen/services.js';
 import { RpcClient } from '../src/wire/transport/client.js';
 import { EventKind } from '../src/lookup/types.js';
 import { benchFabric } from './lookup-fabric.js';
+import { ECHO_FLUSH_BYTES } from './lookup-echo.js';
 
 export interface LookupBenchOptions {
   seconds?: number;
@@ -175,11 +176,16 @@ async function echoLoop(port: number, inflight: number, frame: Buffer, seconds: 
   let stop = false;
   let done = 0;
   const samples = new Samples();
+  // Writes of at most about ECHO_FLUSH_BYTES, as the vxfab client's FrameWriter makes them.
+  const perWrite = Math.max(1, Math.ceil(ECHO_FLUSH_BYTES / size));
   const batches = new Map<number, Buffer>();
-  const framesOf = (n: number): Buffer => {
+  const batchOf = (n: number): Buffer => {
     let b = batches.get(n);
     if (!b) { b = Buffer.concat(Array.from({ length: n }, () => frame)); batches.set(n, b); }
     return b;
+  };
+  const writeFrames = (n: number): void => {
+    for (; n > 0; n -= perWrite) socket.write(batchOf(Math.min(n, perWrite)));
   };
   socket.on('data', (chunk: Buffer) => {
     buffered += chunk.length;
@@ -192,11 +198,11 @@ async function echoLoop(port: number, inflight: number, frame: Buffer, seconds: 
     }
     if (stop || n === 0) return;
     for (let k = 0; k < n; k++) { sentAt[tail] = t; tail = (tail + 1) % inflight; }
-    socket.write(framesOf(n));
+    writeFrames(n);
   });
   const t = now();
   for (let k = 0; k < inflight; k++) { sentAt[tail] = t; tail = (tail + 1) % inflight; }
-  socket.write(framesOf(inflight));
+  writeFrames(inflight);
   await sleep(500);
   counting = true;
   const t0 = now();
@@ -279,7 +285,7 @@ export async function runLookupBench(options: LookupBenchOptions = {}): Promise<
     const loadMs = Number(ready[4]);
 
     // ---- baselines' servers ----
-    const echo = startNode('./wire-server.js', ['raw']);
+    const echo = startNode('./lookup-echo.js', []);
     cleanups.push(echo.stop);
     const echoPort = Number((await firstLine(echo, /^(\d+)$/, 10_000))[1]);
     const redis = await startRedis();
