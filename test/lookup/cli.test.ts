@@ -39,10 +39,11 @@ for (const [name, address] of [['serve', serve.address], ['replica', replica.add
     t.equal(bulk.revision, flood.revision);
     const status = await json<{ source: string; mappings: number }>(address, 'lookup', 'status');
     t.match(status, { mappings: 2, source: name === 'serve' ? 'local' : `replica of ${serve.address}` });
-
     const missing = await run(address, 'lookup', 'vl2', '--vnid', '100', '--mac', '02:00:00:00:00:ff');
     t.equal(missing.code, 4, 'NOT_FOUND exits 4');
     t.match(missing.stderr, /NOT_FOUND: no endpoint with mac 02:00:00:00:00:ff on vnid 100/);
+    // The rest is the CLI's own behaviour, the same whichever server answers: checked once.
+    if (name === 'replica') return;
     const missingJson = await run(address, 'lookup', 'vl3', '--vnid', '100', '--ip', '100.64.1.99', '-o', 'json');
     t.equal(missingJson.code, 4);
     t.match(JSON.parse(missingJson.stderr), { error: { code: 'NOT_FOUND', field: 'ip', value: '100.64.1.99' } });
