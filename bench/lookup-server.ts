@@ -1,0 +1,78 @@
+// The server half of bench/lookup.ts, run as a child process (node --expose-gc): the same
+// composition as `vxfab serve` — controller, store, in-process lookup service, one RpcServer —
+// over an in-memory store preloaded with a synthetic fabric written as store batches (a million
+// controller writes one by one would take minutes; what the lookup service sees is the same).
+//
+// Usage: node --expose-gc dist/bench/lookup-server.js NICS NODES VNIDS
+// stdout: "ready PORT MAPPINGS INDEX_BYTES LOAD_MS", then "commit REVISION EPOCH_MS" for every
+// write committed after start (the fan-out measurement's start times). Exits when stdin closes.
+import { performance } from 'node:perf_hooks';
+import { pino } from 'pino';
+import { Controller } from '../src/controller/controller.js';
+import { registerController } from '../src/controller/service.js';
+import { startLocalLookup } from '../src/lookup/local-feed.js';
+import { registerLookup } from '../src/lookup/service.js';
+import { nicKey, networkKey, nodeKey, tenantKey } from '../src/model/keys.js';
+import { MemoryStore } from '../src/store/memory-store.js';
+import type { StoreOp } from '../src/store/store.js';
+import { vxfab } from '../src/wire/gen/proto.js';
+import { RpcServer } from '../src/wire/transport/server.js';
+import { benchFabric } from './lookup-fabric.js';
+
+const BATCH = 10_000;
+
+function heapBytes(): number {
+  (globalThis as { gc?: () => void }).gc?.();
+  const m = process.memoryUsage();
+  return m.heapUsed + m.arrayBuffers;
+}
+
+async function main(nics: number, nodes: number, vnids: number): Promise<void> {
+  const fabric = benchFabric(nics, nodes, vnids);
+  const store = new MemoryStore({ logRetention: 1000 });
+  const t0 = Date.now();
+  const ops: StoreOp[] = [{ type: 'put', key: tenantKey(fabric.tenant), value: vxfab.v1.Tenant.encode({ name: fabric.tenant, createdRevision: 1 }).finish() }];
+  for (let k = 0; k < vnids; k++) {
+    const n = fabric.network(k);
+    ops.push({ type: 'put', key: networkKey(fabric.tenant, n.name), value: vxfab.v1.Network.encode({ ...n, tenant: fabric.tenant, mtu: 1450, createdRevision: 1 }).finish() });
+  }
+  for (let h = 0; h < nodes; h++) {
+    const n = fabric.node(h);
+    ops.push({ type: 'put', key: nodeKey(n.name), value: vxfab.v1.Node.encode({ ...n, createdRevision: 1 }).finish() });
+  }
+  await store.batch(ops);
+  // NIC ids ascend, so the memory store appends its sorted keys.
+  for (let i = 0; i < nics; i += BATCH) {
+    const batch: StoreOp[] = [];
+    for (let j = i; j < Math.min(nics, i + BATCH); j++) {
+      const nic = fabric.nic(j);
+      batch.push({ type: 'put', key: nicKey(nic.id), value: vxfab.v1.Nic.encode({ ...nic, tenant: fabric.tenant, revision: 2 }).finish() });
+    }
+    await store.batch(batch);
+  }
+  const stored = Date.now();
+  const controller = await Controller.open(store);
+  process.stderr.write(`bench server: store written in ${stored - t0} ms, controller opened in ${Date.now() - stored} ms\n`);
+  // Registered before the lookup's listener, so the time is taken before the index applies the batch.
+  store.onCommit((change) => {
+    process.stdout.write(`commit ${change.revision} ${(performance.timeOrigin + performance.now()).toFixed(3)}\n`);
+  });
+  const before = heapBytes();
+  const loadStart = Date.now();
+  const lookup = await startLocalLookup(store);
+  const loadMs = Date.now() - loadStart;
+  const indexBytes = heapBytes() - before;
+  const log = pino({ level: 'warn' });
+  const server = new RpcServer({ identity: 'bench-lookup', logger: log });
+  registerController(server, controller);
+  registerLookup(server, lookup, { logger: log });
+  const { port } = await server.listen('127.0.0.1', 0);
+  process.stderr.write(`bench server: ${nics} NICs stored and loaded in ${Date.now() - t0} ms\n`);
+  process.stdout.write(`ready ${port} ${lookup.index.mappings} ${indexBytes} ${loadMs}\n`);
+  process.stdin.resume();
+  process.stdin.on('end', () => void server.close().then(() => process.exit(0)));
+}
+
+if (process.argv[1] && import.meta.url.endsWith(process.argv[1].replace(/.*\//, '/'))) {
+  void main(Number(process.argv[2] ?? 1_000_000), Number(process.argv[3] ?? 1000), Number(process.argv[4] ?? 1000));
+}

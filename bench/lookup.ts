@@ -1,0 +1,443 @@
+// Lookup service benchmark: VL2 lookups over the real wire against a lookup server holding a
+// million mappings, side by side with two baselines in the same run, from ONE client process:
+//   echo  — a minimal Node TCP echo of frames of the same size, same number in flight, one socket
+//           write per received chunk (as the vxfab transport batches): the ceiling for Node here;
+//   redis — redis-server (loopback, ephemeral port) answering HGET vl2:<vnid> <mac> through
+//           ioredis with auto-pipelining, the same number in flight.
+// Then: a rate-limited pass at half vxfab's peak (its p99), memory per mapping (index heap vs
+// Redis used_memory), and a NIC move fanned out to 1,000 Subscribe streams (one connection each),
+// from the controller's commit to the last delivery.
+//
+// Run: npm run build && node dist/bench/lookup.js [seconds-per-case] [nics]
+// Needs redis-server (Debian package redis-server) on PATH.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer, connect, type Socket } from 'node:net';
+import { cpus, totalmem } from 'node:os';
+import { performance } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
+import { Redis } from 'ioredis';
+import { pino } from 'pino';
+import { encodeFrame } from '../src/wire/frame-encoder.js';
+import { vxfab } from '../src/wire/gen/proto.js';
+import { Controller, Lookup } from '../src/wire/gen/services.js';
+import { RpcClient } from '../src/wire/transport/client.js';
+import { EventKind } from '../src/lookup/types.js';
+import { benchFabric } from './lookup-fabric.js';
+import { ECHO_FLUSH_BYTES } from './lookup-echo.js';
+
+export interface LookupBenchOptions {
+  seconds?: number;
+  nics?: number;
+  nodes?: number;
+  vnids?: number;
+  subscribers?: number;
+  moves?: number;
+  print?: (line: string) => void;
+}
+
+const KEY_POOL = 1 << 16;
+const now = (): number => performance.now();
+const epochMs = (): number => performance.timeOrigin + performance.now();
+const silent = pino({ level: 'silent' });
+
+/** Starts `node script args` and returns it with a reader of its stdout lines. */
+function startNode(script: string, args: string[], nodeArgs: string[] = []): { child: ChildProcess; onLine: (fn: (line: string) => void) => void; stop: () => Promise<void> } {
+  const child = spawn(process.execPath, [...nodeArgs, fileURLToPath(new URL(script, import.meta.url)), ...args], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const listeners: ((line: string) => void)[] = [];
+  let buf = '';
+  child.stdout!.on('data', (d: Buffer) => {
+    buf += d.toString();
+    let nl: number;
+    while ((nl = buf.indexOf('\n')) >= 0) {
+      const line = buf.slice(0, nl);
+      buf = buf.slice(nl + 1);
+      for (const l of listeners) l(line);
+    }
+  });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  return {
+    child,
+    onLine: (fn) => listeners.push(fn),
+    stop: async () => {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.stdin!.end();
+      const t = setTimeout(() => child.kill('SIGKILL'), 5000);
+      await exited;
+      clearTimeout(t);
+    },
+  };
+}
+
+function firstLine(c: ReturnType<typeof startNode>, match: RegExp, timeoutMs: number): Promise<RegExpExecArray> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no ${match} within ${timeoutMs} ms`)), timeoutMs);
+    c.onLine((line) => {
+      const m = match.exec(line);
+      if (m) { clearTimeout(timer); resolve(m); }
+    });
+    c.child.once('exit', (code) => { clearTimeout(timer); reject(new Error(`child exited with ${code}`)); });
+  });
+}
+
+async function freePort(): Promise<number> {
+  const s = createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
+  const port = (s.address() as { port: number }).port;
+  await new Promise<void>((r) => s.close(() => r()));
+  return port;
+}
+
+/** Latency samples (ms) of one case. */
+class Samples {
+  private data = new Float64Array(1 << 20);
+  n = 0;
+  add(v: number): void {
+    if (this.n === this.data.length) {
+      const next = new Float64Array(this.data.length * 2);
+      next.set(this.data);
+      this.data = next;
+    }
+    this.data[this.n++] = v;
+  }
+  quantile(q: number): number {
+    if (this.n === 0) return NaN;
+    const sorted = this.data.subarray(0, this.n).slice().sort();
+    return sorted[Math.min(this.n - 1, Math.floor(q * this.n))]!;
+  }
+}
+
+interface Result { rate: number; p50: number; p99: number }
+
+/** Runs `inflight` closed loops of `call` for `seconds` after a warm-up; counts and times calls. */
+async function closedLoop(inflight: number, seconds: number, call: (i: number) => Promise<unknown>): Promise<Result> {
+  const samples = new Samples();
+  let counting = false;
+  let stop = false;
+  let done = 0;
+  let next = 0;
+  const loop = async (): Promise<void> => {
+    while (!stop) {
+      const t = now();
+      await call(next++ & (KEY_POOL - 1));
+      if (counting) {
+        samples.add(now() - t);
+        done++;
+      }
+    }
+  };
+  const loops = Array.from({ length: inflight }, loop);
+  await sleep(500);
+  counting = true;
+  const t0 = now();
+  await sleep(seconds * 1000);
+  counting = false;
+  const elapsed = (now() - t0) / 1000;
+  stop = true;
+  await Promise.all(loops);
+  return { rate: done / elapsed, p50: samples.quantile(0.5), p99: samples.quantile(0.99) };
+}
+
+/** Open loop: issues calls at `rate` per second (in 1 ms ticks) whatever the answers do. */
+async function openLoop(rate: number, seconds: number, call: (i: number) => Promise<unknown>): Promise<Result> {
+  const samples = new Samples();
+  let sent = 0;
+  let done = 0;
+  let next = 0;
+  const outstanding = new Set<Promise<unknown>>();
+  const t0 = now();
+  const end = t0 + seconds * 1000;
+  while (now() < end) {
+    const due = Math.floor(((now() - t0) / 1000) * rate);
+    for (; sent < due; sent++) {
+      const t = now();
+      const p: Promise<unknown> = call(next++ & (KEY_POOL - 1)).then(() => {
+        samples.add(now() - t);
+        done++;
+        outstanding.delete(p);
+      });
+      outstanding.add(p);
+    }
+    await sleep(1);
+  }
+  await Promise.all(outstanding);
+  return { rate: done / ((now() - t0) / 1000), p50: samples.quantile(0.5), p99: samples.quantile(0.99) };
+}
+
+/** The echo baseline client: `inflight` frames outstanding, FIFO-timed, one write per chunk. */
+async function echoLoop(port: number, inflight: number, frame: Buffer, seconds: number): Promise<Result> {
+  const socket: Socket = connect({ port, host: '127.0.0.1', noDelay: true });
+  await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
+  const size = frame.length;
+  const sentAt = new Float64Array(inflight);
+  let head = 0;
+  let tail = 0;
+  let buffered = 0;
+  let counting = false;
+  let stop = false;
+  let done = 0;
+  const samples = new Samples();
+  // Writes of at most about ECHO_FLUSH_BYTES, as the vxfab client's FrameWriter makes them.
+  const perWrite = Math.max(1, Math.ceil(ECHO_FLUSH_BYTES / size));
+  const batches = new Map<number, Buffer>();
+  const batchOf = (n: number): Buffer => {
+    let b = batches.get(n);
+    if (!b) { b = Buffer.concat(Array.from({ length: n }, () => frame)); batches.set(n, b); }
+    return b;
+  };
+  const writeFrames = (n: number): void => {
+    for (; n > 0; n -= perWrite) socket.write(batchOf(Math.min(n, perWrite)));
+  };
+  socket.on('data', (chunk: Buffer) => {
+    buffered += chunk.length;
+    const n = Math.floor(buffered / size);
+    buffered -= n * size;
+    const t = now();
+    for (let k = 0; k < n; k++) {
+      if (counting) { samples.add(t - sentAt[head]!); done++; }
+      head = (head + 1) % inflight;
+    }
+    if (stop || n === 0) return;
+    for (let k = 0; k < n; k++) { sentAt[tail] = t; tail = (tail + 1) % inflight; }
+    writeFrames(n);
+  });
+  const t = now();
+  for (let k = 0; k < inflight; k++) { sentAt[tail] = t; tail = (tail + 1) % inflight; }
+  writeFrames(inflight);
+  await sleep(500);
+  counting = true;
+  const t0 = now();
+  await sleep(seconds * 1000);
+  counting = false;
+  const elapsed = (now() - t0) / 1000;
+  stop = true;
+  socket.destroy();
+  return { rate: done / elapsed, p50: samples.quantile(0.5), p99: samples.quantile(0.99) };
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+async function startRedis(): Promise<{ port: number; child: ChildProcess; stop: () => Promise<void> }> {
+  const port = await freePort();
+  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no',
+    '--protected-mode', 'yes', '--loglevel', 'warning'], { stdio: ['ignore', 'ignore', 'inherit'] });
+  const failed = new Promise<never>((_, reject) => {
+    child.once('error', (e) => reject(new Error(`cannot start redis-server (apt-get install redis-server): ${e.message}`)));
+  });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  // Wait until it answers.
+  for (let i = 0; ; i++) {
+    const ok = await Promise.race([failed, new Promise<boolean>((resolve) => {
+      const s = connect({ port, host: '127.0.0.1' }, () => { s.destroy(); resolve(true); });
+      s.once('error', () => resolve(false));
+    })]);
+    if (ok) break;
+    if (i > 100) throw new Error('redis-server did not start');
+    await sleep(50);
+  }
+  return {
+    port, child,
+    stop: async () => {
+      if (child.exitCode !== null) return;
+      child.kill('SIGTERM');
+      await exited;
+    },
+  };
+}
+
+const fmtRate = (n: number): string => Math.round(n).toLocaleString('en-US');
+const fmtMs = (n: number): string => n.toFixed(3);
+
+export async function runLookupBench(options: LookupBenchOptions = {}): Promise<void> {
+  const print = options.print ?? ((line: string) => console.log(line));
+  const seconds = options.seconds ?? 3;
+  const nics = options.nics ?? 1_000_000;
+  const nodes = options.nodes ?? 1000;
+  const vnids = options.vnids ?? Math.max(1, Math.ceil(nics / 1000));
+  const subscribers = options.subscribers ?? 1000;
+  const moves = options.moves ?? 50;
+  const fabric = benchFabric(nics, nodes, vnids);
+
+  // Uniformly random keys, drawn once; every system gets the same sequence.
+  const reqs: { vnid: number; mac: string }[] = [];
+  const redisKeys: string[] = [];
+  for (let k = 0; k < KEY_POOL; k++) {
+    const i = Math.floor(Math.random() * nics);
+    reqs.push({ vnid: fabric.vnidOf(i), mac: fabric.macOf(i) });
+    redisKeys.push(`vl2:${fabric.vnidOf(i)}`);
+  }
+
+  const cleanups: (() => Promise<void>)[] = [];
+  try {
+    // ---- the vxfab server (controller + store + in-process lookup), loaded first ----
+    const server = startNode('./lookup-server.js', [String(nics), String(nodes), String(vnids)], ['--expose-gc', '--max-old-space-size=8192']);
+    cleanups.push(server.stop);
+    const commits = new Map<number, number>();
+    server.onLine((line) => {
+      const m = /^commit (\d+) ([\d.]+)$/.exec(line);
+      if (m) commits.set(Number(m[1]), Number(m[2]));
+    });
+    const ready = await firstLine(server, /^ready (\d+) (\d+) (\d+) (\d+)$/, 300_000);
+    const port = Number(ready[1]);
+    const mappings = Number(ready[2]);
+    const indexBytes = Number(ready[3]);
+    const loadMs = Number(ready[4]);
+
+    // ---- baselines' servers ----
+    const echo = startNode('./lookup-echo.js', []);
+    cleanups.push(echo.stop);
+    const echoPort = Number((await firstLine(echo, /^(\d+)$/, 10_000))[1]);
+    const redis = await startRedis();
+    cleanups.push(redis.stop);
+    const rc = new Redis({ port: redis.port, host: '127.0.0.1', enableAutoPipelining: true, lazyConnect: true });
+    cleanups.push(async () => { rc.disconnect(); });
+    await rc.connect();
+    const redisBefore = usedMemory(await rc.info('memory'));
+    for (let k = 0; k < vnids; k++) {
+      const vnid = fabric.vnidOf(k);
+      const args: string[] = [];
+      for (let i = k; i < nics; i += vnids) {
+        const n = fabric.node(nodeIndexOf(fabric.nodeOf(i)));
+        args.push(fabric.macOf(i), `${n.underlay}|${n.port}|${n.name}`);
+      }
+      await rc.hset(`vl2:${vnid}`, ...args);
+    }
+    const redisBytes = usedMemory(await rc.info('memory')) - redisBefore;
+
+    // ---- frames: the echo moves frames as large as vxfab's ----
+    const sample = reqs[0]!;
+    const reqFrame = encodeFrame({ kind: vxfab.v1.FrameKind.REQUEST, id: 123456, method: Lookup.Vl2.path,
+      body: vxfab.v1.Vl2Request.encode(sample).finish() });
+    const n0 = fabric.node(0);
+    const resFrame = encodeFrame({ kind: vxfab.v1.FrameKind.REPLY, id: 123456,
+      body: vxfab.v1.Vl2Reply.encode({ underlay: n0.underlay, port: n0.port, node: n0.name }).finish() });
+    const size = Math.max(reqFrame.length, resFrame.length);
+    const echoFrame = Buffer.alloc(size, 0x61);
+    echoFrame[0] = size - 1;
+
+    const client = new RpcClient({ address: `127.0.0.1:${port}`, role: vxfab.v1.Role.ROLE_BENCH, identity: 'bench', logger: silent });
+    cleanups.push(() => client.close());
+    await client.connect();
+    // Sanity: the answers are right before anything is timed.
+    for (let k = 0; k < 100; k++) {
+      const r = await client.call(Lookup.Vl2, reqs[k]!);
+      const h = await rc.hget(redisKeys[k]!, reqs[k]!.mac);
+      if (h !== `${r.underlay}|${r.port}|${r.node}`) throw new Error(`vxfab and redis disagree on ${JSON.stringify(reqs[k])}: ${h} vs ${JSON.stringify(r)}`);
+    }
+    const vl2 = (i: number) => client.call(Lookup.Vl2, reqs[i]!);
+    const hget = (i: number) => rc.hget(redisKeys[i]!, reqs[i]!.mac);
+
+    const table: { inflight: number; echo: Result; vxfab: Result; redis: Result }[] = [];
+    for (const inflight of [1, 64]) {
+      const e = await echoLoop(echoPort, inflight, echoFrame, seconds);
+      const v = await closedLoop(inflight, seconds, vl2);
+      const r = await closedLoop(inflight, seconds, hget);
+      table.push({ inflight, echo: e, vxfab: v, redis: r });
+    }
+    const peak = table[1]!.vxfab.rate;
+    const half = await openLoop(peak / 2, seconds, vl2);
+
+    // ---- fan-out: one NIC move to `subscribers` Subscribe streams, one connection each ----
+    const fan = await fanOut(port, fabric, subscribers, moves, commits);
+
+    const cpu = cpus();
+    print(`lookup bench: ${cpu.length} × ${cpu[0]?.model ?? 'cpu'}, ${Math.round(totalmem() / 2 ** 30)} GiB, node ${process.version}; ` +
+      `${fmtRate(mappings)} mappings (${vnids} vnids, ${nodes} nodes), ${seconds} s per case, uniformly random keys, one client process`);
+    print(`frames: request ${reqFrame.length} B, reply ${resFrame.length} B (echo ${size} B both ways); index loaded in ${loadMs} ms`);
+    print('');
+    print('in flight  system              lookups/s    p50 ms   p99 ms   ÷ echo   ÷ redis');
+    for (const row of table) {
+      for (const [name, r] of [['echo (baseline)', row.echo], ['vxfab VL2', row.vxfab], ['redis HGET (ioredis)', row.redis]] as const) {
+        print(`${String(row.inflight).padStart(9)}  ${name.padEnd(20)}${fmtRate(r.rate).padStart(10)}${fmtMs(r.p50).padStart(10)}${fmtMs(r.p99).padStart(9)}` +
+          `${(r.rate / row.echo.rate).toFixed(2).padStart(9)}${(r.rate / row.redis.rate).toFixed(2).padStart(10)}`);
+      }
+    }
+    const at64 = table[1]!;
+    print('');
+    print(`vxfab at half its peak (${fmtRate(peak / 2)}/s offered, open loop): ${fmtRate(half.rate)}/s, p50 ${fmtMs(half.p50)} ms, p99 ${fmtMs(half.p99)} ms` +
+      `   [floor p99 < 2 ms: ${half.p99 < 2 ? 'met' : 'MISSED'}]`);
+    print(`memory per mapping: vxfab index ${(indexBytes / mappings).toFixed(1)} B (heap + array buffers), redis used_memory ${(redisBytes / nics).toFixed(1)} B` +
+      `   [floor ≤ 200 B: ${indexBytes / mappings <= 200 ? 'met' : 'MISSED'}]`);
+    print(`floors at 64 in flight: ≥ 1.5× redis: ${(at64.vxfab.rate / at64.redis.rate).toFixed(2)}× ${at64.vxfab.rate >= 1.5 * at64.redis.rate ? 'met' : 'MISSED'}; ` +
+      `≥ 0.25× echo: ${(at64.vxfab.rate / at64.echo.rate).toFixed(2)}× ${at64.vxfab.rate >= 0.25 * at64.echo.rate ? 'met' : 'MISSED'}`);
+    print(`NIC move → ${subscribers} subscribers (own connection each), commit to last delivery over ${moves} moves: ` +
+      `p50 ${fmtMs(fan.p50)} ms, p99 ${fmtMs(fan.p99)} ms, max ${fmtMs(fan.max)} ms   [floor p99 < 50 ms: ${fan.p99 < 50 ? 'met' : 'MISSED'}]`);
+  } finally {
+    for (const c of cleanups.reverse()) await c().catch(() => undefined);
+  }
+
+  function nodeIndexOf(name: string): number {
+    return Number(name.slice('node-'.length));
+  }
+}
+
+function usedMemory(info: string): number {
+  const m = /used_memory:(\d+)/.exec(info);
+  return m ? Number(m[1]) : NaN;
+}
+
+async function fanOut(port: number, fabric: ReturnType<typeof benchFabric>, subscribers: number, moves: number,
+  commits: Map<number, number>): Promise<{ p50: number; p99: number; max: number }> {
+  const nic = fabric.nic(0);
+  // Two nodes that already carry the vnid: the move changes the endpoint, not the flood list.
+  const homes = [nic.node, fabric.nodeOf(fabric.vnids)];
+  const arrivals = new Map<number, { count: number; last: number; done?: () => void }>();
+  const expect = (rev: number) => {
+    let a = arrivals.get(rev);
+    if (!a) { a = { count: 0, last: 0 }; arrivals.set(rev, a); }
+    return a;
+  };
+  const clients: RpcClient[] = [];
+  const calls: { cancel(): void; done: Promise<void> }[] = [];
+  try {
+    let synced = 0;
+    let allSynced!: () => void;
+    const syncedPromise = new Promise<void>((r) => { allSynced = r; });
+    for (let s = 0; s < subscribers; s++) {
+      const c = new RpcClient({ address: `127.0.0.1:${port}`, role: vxfab.v1.Role.ROLE_BENCH, identity: `sub-${s}`, logger: silent });
+      clients.push(c);
+      await c.connect();
+      calls.push(c.stream(Lookup.Subscribe, { node: `sub-${s}`, vnids: [nic.vnid], fromRevision: 0 }, (ev) => {
+        if (ev.kind === EventKind.SYNCED) {
+          if (++synced === subscribers) allSynced();
+          return;
+        }
+        if (ev.kind !== EventKind.ENDPOINT_MOVED) return;
+        const a = expect(Number(ev.revision));
+        a.count++;
+        a.last = epochMs();
+        if (a.count === subscribers) a.done?.();
+      }));
+    }
+    await syncedPromise;
+    const ctl = clients[0]!;
+    const latencies: number[] = [];
+    for (let m = 0; m < moves; m++) {
+      const moved = await ctl.call(Controller.MoveNic, { id: nic.id, node: homes[(m + 1) % 2]! });
+      const rev = Number(moved.revision);
+      const a = expect(rev);
+      if (a.count < subscribers) await new Promise<void>((resolve) => { a.done = resolve; });
+      for (let w = 0; !commits.has(rev) && w < 100; w++) await sleep(5); // the commit line may still be in the pipe
+      const committed = commits.get(rev);
+      if (committed === undefined) throw new Error(`no commit time for revision ${rev}`);
+      latencies.push(a.last - committed);
+      await sleep(20);
+    }
+    latencies.sort((x, y) => x - y);
+    const q = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))]!;
+    return { p50: q(0.5), p99: q(0.99), max: latencies[latencies.length - 1]! };
+  } finally {
+    for (const c of calls) c.cancel();
+    await Promise.all(clients.map((c) => c.close()));
+  }
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  const seconds = Number(process.argv[2] ?? 3);
+  const nics = Number(process.argv[3] ?? 1_000_000);
+  runLookupBench({ seconds, nics }).catch((e: unknown) => {
+    console.error(e);
+    process.exitCode = 1;
+  });
+}
