@@ -38,7 +38,7 @@ export async function startServe(options: ServeOptions): Promise<RunningServer> 
   const controller = await Controller.open(store);
   // The lookup index is complete before the port opens: no lookup is ever answered from half an index.
   const lookup = await startLocalLookup(store, { hub: options.lookupHub, logger: log });
-  const server = new RpcServer({ identity: 'vxfab-serve', logger: log.child({ module: 'wire' }) });
+  const server = new RpcServer({ identity: 'vxfab-serve', logger: log });
   registerController(server, controller);
   registerLookup(server, lookup, { logger: log });
   const address = await server.listen(host, port);

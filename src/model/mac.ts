@@ -62,7 +62,9 @@ export class MacAllocator {
   /** Number of MACs under the prefix. */
   readonly size: number;
   private readonly base: number;
-  private cursor = 0;
+  /** Starts at suffix 1: a first NIC with MAC 02:00:00:00:00:00 reads like an unset address.
+   *  Suffix 0 is still handed out once the counter wraps. */
+  private cursor = 1;
 
   /** `prefix`: 1 to 5 octets, unicast and locally administered; INVALID_ARGUMENT (field 'mac-prefix'). */
   constructor(prefix = '02:00:00') {
