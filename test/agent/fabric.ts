@@ -84,7 +84,7 @@ export class Fabric {
   /** An agent for `node` over a fresh SimDataPlane (or the one given). */
   async agent(node: string, mode: AgentMode, extra: Partial<AgentOptions> & { lookups?: string[]; dp?: SimDataPlane } = {}): Promise<{ agent: Agent; dp: SimDataPlane }> {
     const dp = extra.dp ?? new SimDataPlane();
-    const client = new RpcClient({ address: this.address, role: vxfab.v1.Role.ROLE_AGENT, identity: node, logger: quiet, failFast: true, timeoutMs: 5000 });
+    const client = new RpcClient({ address: this.address, role: vxfab.v1.Role.ROLE_AGENT, identity: node, logger: quiet, timeoutMs: 5000 });
     const agent = new Agent({
       node, underlay: `198.18.0.${node.slice(1)}`, mode, dataPlane: dp,
       controller: rpcControllerPort(client),

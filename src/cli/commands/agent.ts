@@ -69,7 +69,9 @@ export function agentCommands(program: Command): void {
       const global = program.opts<GlobalOptions>();
       try {
         const out = new Output(outputFormat(global.output));
-        const s = await askAgent(o.stateDir, 'status');
+        // `agent status --state-dir X`: commander may hand the option to the parent command.
+        const dir = o.stateDir !== DEFAULT_STATE_DIR ? o.stateDir : agent.opts<{ stateDir: string }>().stateDir;
+        const s = await askAgent(dir, 'status');
         if (out.format === 'json') process.stdout.write(JSON.stringify(s, null, 2) + '\n');
         else process.stdout.write(statusText(s));
       } catch (e) {
@@ -88,7 +90,7 @@ async function runAgent(o: AgentCliOptions, global: GlobalOptions): Promise<void
   const lookups = (o.lookup ?? server).split(',').map((a) => parseServer(a.trim()));
   const log = pino({ name: 'vxfab-agent', level: o.logLevel });
   const dp = new LinuxDataPlane({ logger: log });
-  const client = new RpcClient({ address: server, role: vxfab.v1.Role.ROLE_AGENT, identity: o.node, failFast: true, timeoutMs: 10_000, logger: log });
+  const client = new RpcClient({ address: server, role: vxfab.v1.Role.ROLE_AGENT, identity: o.node, timeoutMs: 10_000, logger: log });
   const agent = new Agent({
     node: o.node, underlay, mode, dataPlane: dp, controller: rpcControllerPort(client), lookups,
     dialLookup: rpcLookupDialer({ identity: o.node, logger: log }), logger: log,
