@@ -603,8 +603,9 @@ export class Agent extends EventEmitter<AgentEvents> {
         changed = true;
       } catch (e) {
         net.mirror = undefined;
-        this.log.warn({ vnid, err: errText(e) }, 'table write failed; reconcile will retry');
-        this.dirty.add(vnid);
+        this.log.warn({ vnid, err: errText(e) }, 'table write failed; retrying in 1 s (from a fresh kernel read)');
+        const retry = setTimeout(() => { if (!this.closed) this.markDirty(vnid); }, 1000);
+        retry.unref();
       }
     }
     if (changed) this.emit('change');
