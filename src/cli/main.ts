@@ -8,6 +8,8 @@ import { networkCommands } from './commands/network.js';
 import { nodeCommands } from './commands/node.js';
 import { nicCommands } from './commands/nic.js';
 import { serveCommand } from './commands/serve.js';
+import { agentCommands } from './commands/agent.js';
+import { endpointCommands } from './commands/endpoint.js';
 import { lookupCommands } from './commands/lookup.js';
 
 export function buildProgram(): Command {
@@ -25,6 +27,8 @@ export function buildProgram(): Command {
   networkCommands(program, run);
   nodeCommands(program, run);
   nicCommands(program, run);
+  agentCommands(program);
+  endpointCommands(program, run);
   lookupCommands(program, run);
   // Commander's own parse errors are usage errors; every subcommand inherits the override.
   for (const cmd of program.commands) cmd.exitOverride();

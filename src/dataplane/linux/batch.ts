@@ -66,6 +66,7 @@ export class BatchProcess {
   private stderrLines: string[] = [];
   private started = false;
   private closing = false;
+  private renewPending = false;
   private closedPromise: Promise<void> | undefined;
   /** Counters for tests and logs. */
   readonly stats = { spawns: 0, deaths: 0, lines: 0 };
@@ -101,7 +102,23 @@ export class BatchProcess {
     return this.closedPromise;
   }
 
+  /**
+   * Asks for a fresh process before the next lines. iproute2 caches device name → ifindex for the
+   * life of a process, so after a device was deleted and created again under the same name, a
+   * long-lived batch process would write to the old index ("unknown ifindex"). The current process
+   * is retired as soon as it has nothing in flight (its lines already written complete first).
+   */
+  renew(): void {
+    this.renewPending = true;
+  }
+
   private write(chunks: Chunk[]): void {
+    if (this.renewPending && this.inflight.length === 0 && this.child !== undefined) {
+      const old = this.child;
+      this.child = undefined;
+      old.stdin?.end();
+    }
+    if (this.inflight.length === 0) this.renewPending = false;
     const child = this.ensureChild();
     let text = '';
     for (const c of chunks) {

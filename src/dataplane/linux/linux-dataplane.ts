@@ -115,6 +115,7 @@ export class LinuxDataPlane implements DataPlane {
     if (lines.length === 0) return { action, differences };
 
     const results = await this.ip.run(lines);
+    if (fresh) this.renewBatches();
     // After a batch process death, lines are re-run (batch.ts): an add that finds its device, or a
     // delete that does not, already did its work in the first run.
     const failed = results.findIndex((r, i) => r !== undefined && !alreadyDone(lines[i]!, r));
@@ -140,12 +141,20 @@ export class LinuxDataPlane implements DataPlane {
     return this.serial.run(vnid, async () => {
       const lines = [`link del ${vxlanDeviceName(vnid)}`, `link del ${bridgeDeviceName(vnid)}`];
       const results = await this.ip.run(lines);
+      this.renewBatches();
       results.forEach((r, i) => {
         if (r !== undefined && !isNoDevice(r)) {
           throw new VxfabError('INTERNAL', `network vnid ${vnid}: kernel refused "${lines[i]}": ${r}`, { field: 'vnid', value: String(vnid) });
         }
       });
     });
+  }
+
+  /** The device names of a network now point at new (or no) devices: the batch processes' name
+   *  caches are stale (see BatchProcess.renew). */
+  private renewBatches(): void {
+    this.ip.renew();
+    this.bridge.renew();
   }
 
   async listNetworks(): Promise<NetworkState[]> {

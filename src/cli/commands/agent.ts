@@ -1,0 +1,139 @@
+// `vxfab agent`: the per-host agent process (kernel data plane, controller and lookup clients,
+// the local control socket, signals), and `vxfab agent status` through that socket.
+import type { Command } from 'commander';
+import { pino } from 'pino';
+import { writeFile, mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Agent, type AgentMode, type AgentStatus } from '../../agent/agent.js';
+import { askAgent, IDENTITY_FILE, serveControl } from '../../agent/control-socket.js';
+import { rpcControllerPort, rpcLookupDialer } from '../../agent/rpc-ports.js';
+import { LinuxDataPlane } from '../../dataplane/linux/linux-dataplane.js';
+import { vxfab } from '../../wire/gen/proto.js';
+import { RpcClient } from '../../wire/transport/client.js';
+import { DEFAULT_SERVER, outputFormat, parseServer, type GlobalOptions } from '../context.js';
+import { UsageError, EXIT, exitCodeFor } from '../exit-codes.js';
+import { Output } from '../output.js';
+import { parseIntOption } from '../parse.js';
+import { errorText } from '../runner.js';
+
+export const DEFAULT_STATE_DIR = '/run/vxfab';
+
+interface AgentCliOptions {
+  node: string;
+  underlay: string;
+  underlayDev?: string;
+  lookup?: string;
+  mode: string;
+  stateDir: string;
+  logLevel: string;
+  pollInterval: string;
+  reconcileInterval: string;
+  cacheTtl: string;
+}
+
+function parseMode(text: string): AgentMode {
+  if (text !== 'push' && text !== 'on-demand') throw new UsageError(`--mode "${text}": expected push or on-demand`);
+  return text;
+}
+
+function parseUnderlay(text: string): string {
+  if (!/^[0-9.]+$/.test(text) && !/^[0-9a-fA-F:]+$/.test(text)) throw new UsageError(`--underlay "${text}": expected an IPv4 or IPv6 address`);
+  return text;
+}
+
+export function agentCommands(program: Command): void {
+  const agent = program.command('agent')
+    .description('run the per-host agent (programs this host\'s VXLAN devices and tables); `agent status` to inspect it')
+    .option('--node <name>', 'this host\'s node name')
+    .option('--underlay <ip>', 'this host\'s underlay address (VTEP source)')
+    .option('--underlay-dev <iface>', 'underlay device to bind VXLAN devices to')
+    .option('--lookup <addrs>', 'lookup servers, comma-separated host:port (default: --server)')
+    .option('--mode <mode>', 'push or on-demand', 'push')
+    .option('--state-dir <dir>', 'directory of the control socket and identity file', DEFAULT_STATE_DIR)
+    .option('--log-level <level>', 'fatal, error, warn, info, debug or trace', 'info')
+    .option('--poll-interval <ms>', 'NIC list poll interval', '5000')
+    .option('--reconcile-interval <ms>', 'full kernel reconcile interval (0: only at start)', '30000')
+    .option('--cache-ttl <ms>', 'on-demand: lifetime of a resolved entry', '300000')
+    .action(async (o: AgentCliOptions) => {
+      try {
+        await runAgent(o, program.opts<GlobalOptions>());
+      } catch (e) {
+        process.stderr.write(errorText(e) + '\n');
+        process.exitCode = exitCodeFor(e);
+      }
+    });
+
+  agent.command('status').description('show the running agent\'s state (through its control socket)')
+    .option('--state-dir <dir>', 'the agent\'s state directory', DEFAULT_STATE_DIR)
+    .action(async (o: { stateDir: string }) => {
+      const global = program.opts<GlobalOptions>();
+      try {
+        const out = new Output(outputFormat(global.output));
+        // `agent status --state-dir X`: commander may hand the option to the parent command.
+        const dir = o.stateDir !== DEFAULT_STATE_DIR ? o.stateDir : agent.opts<{ stateDir: string }>().stateDir;
+        const s = await askAgent(dir, 'status');
+        if (out.format === 'json') process.stdout.write(JSON.stringify(s, null, 2) + '\n');
+        else process.stdout.write(statusText(s));
+      } catch (e) {
+        process.stderr.write(errorText(e) + '\n');
+        process.exitCode = exitCodeFor(e);
+      }
+    });
+}
+
+async function runAgent(o: AgentCliOptions, global: GlobalOptions): Promise<void> {
+  if (!o.node) throw new UsageError('--node is required');
+  if (!o.underlay) throw new UsageError('--underlay is required');
+  const mode = parseMode(o.mode);
+  const underlay = parseUnderlay(o.underlay);
+  const server = parseServer(global.server ?? process.env.VXFAB_SERVER ?? DEFAULT_SERVER);
+  const lookups = (o.lookup ?? server).split(',').map((a) => parseServer(a.trim()));
+  const log = pino({ name: 'vxfab-agent', level: o.logLevel });
+  const dp = new LinuxDataPlane({ logger: log });
+  const client = new RpcClient({ address: server, role: vxfab.v1.Role.ROLE_AGENT, identity: o.node, timeoutMs: 10_000, logger: log });
+  const agent = new Agent({
+    node: o.node, underlay, mode, dataPlane: dp, controller: rpcControllerPort(client), lookups,
+    dialLookup: rpcLookupDialer({ identity: o.node, logger: log }), logger: log,
+    ...(o.underlayDev ? { underlayDev: o.underlayDev } : {}),
+    nicPollMs: parseIntOption('--poll-interval', o.pollInterval),
+    reconcileMs: parseIntOption('--reconcile-interval', o.reconcileInterval),
+    cacheTtlMs: parseIntOption('--cache-ttl', o.cacheTtl),
+  });
+  await mkdir(o.stateDir, { recursive: true });
+  await writeFile(join(o.stateDir, IDENTITY_FILE), JSON.stringify({ node: o.node, underlay, pid: process.pid }) + '\n');
+  const control = await serveControl(o.stateDir, agent);
+  await agent.start();
+  // The first reconcile runs once the lookup state had a chance to load (it deletes nothing for a
+  // network whose state is not loaded yet, so running it early would only do less).
+  const first = setTimeout(() => void agent.reconcile().catch(() => undefined), 2000);
+  process.stdout.write(`agent running node=${o.node} mode=${mode}\n`);
+  await new Promise<void>((resolve) => {
+    const stop = (signal: string): void => {
+      log.info({ signal }, 'shutting down (kernel state stays)');
+      clearTimeout(first);
+      void Promise.all([control.close(), agent.close()]).then(() => Promise.all([dp.close(), client.close()])).then(() => resolve(), () => resolve());
+    };
+    process.once('SIGTERM', () => stop('SIGTERM'));
+    process.once('SIGINT', () => stop('SIGINT'));
+  });
+  process.exitCode = EXIT.OK;
+}
+
+export function statusText(s: AgentStatus): string {
+  const lines = [
+    `node:      ${s.node} (${s.underlay})`,
+    `mode:      ${s.mode}`,
+    `lookup:    ${s.lookup.state}${s.lookup.address ? ` to ${s.lookup.address}` : ''}${s.degraded ? ' (DEGRADED: keeping programmed entries)' : ''}`,
+    `revision:  ${s.revision}`,
+    `entries:   fdb ${s.entries.fdb}, neigh ${s.entries.neigh}, flood ${s.entries.flood}`,
+    `misses:    ${s.misses.received} received, ${s.misses.resolved} resolved, ${s.misses.notFound} not found`,
+  ];
+  const r = s.lastReconcile;
+  lines.push(r ? `reconcile: at ${new Date(r.at).toISOString()}: fdb +${r.fdbSet}/-${r.fdbDel}, neigh +${r.neighSet}/-${r.neighDel}, flood +${r.floodAdd}/-${r.floodDel}, networks -${r.networksRemoved}`
+    : 'reconcile: not yet');
+  lines.push('', 'VNID      TENANT/NETWORK        MTU   NICS  FDB   NEIGH  FLOOD');
+  for (const n of s.networks) {
+    lines.push(`${String(n.vnid).padEnd(9)} ${`${n.tenant}/${n.network}`.padEnd(21)} ${String(n.mtu).padEnd(5)} ${String(n.localNics).padEnd(5)} ${String(n.fdb).padEnd(5)} ${String(n.neigh).padEnd(6)} ${n.flood}`);
+  }
+  return lines.join('\n') + '\n';
+}
