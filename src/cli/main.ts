@@ -8,6 +8,7 @@ import { networkCommands } from './commands/network.js';
 import { nodeCommands } from './commands/node.js';
 import { nicCommands } from './commands/nic.js';
 import { serveCommand } from './commands/serve.js';
+import { lookupCommands } from './commands/lookup.js';
 
 export function buildProgram(): Command {
   const program = new Command();
@@ -24,6 +25,7 @@ export function buildProgram(): Command {
   networkCommands(program, run);
   nodeCommands(program, run);
   nicCommands(program, run);
+  lookupCommands(program, run);
   // Commander's own parse errors are usage errors; every subcommand inherits the override.
   for (const cmd of program.commands) cmd.exitOverride();
   return program;

@@ -5,10 +5,14 @@ import { LevelStore } from '../store/level-store.js';
 import { Controller } from '../controller/controller.js';
 import { registerController } from '../controller/service.js';
 import { RpcServer } from '../wire/transport/server.js';
+import { startLocalLookup, type LocalLookup, type LocalLookupOptions } from '../lookup/local-feed.js';
+import { registerLookup } from '../lookup/service.js';
 
 export interface ServeOptions {
   listen: string;
   dataDir: string;
+  /** Subscription hub bounds of the in-process lookup service. */
+  lookupHub?: LocalLookupOptions['hub'];
   logger?: Logger;
 }
 
@@ -16,6 +20,7 @@ export interface RunningServer {
   host: string;
   port: number;
   controller: Controller;
+  lookup: LocalLookup;
   close(): Promise<void>;
 }
 
@@ -31,15 +36,20 @@ export async function startServe(options: ServeOptions): Promise<RunningServer> 
   const { host, port } = parseListen(options.listen);
   const store = await LevelStore.open(options.dataDir);
   const controller = await Controller.open(store);
+  // The lookup index is complete before the port opens: no lookup is ever answered from half an index.
+  const lookup = await startLocalLookup(store, { hub: options.lookupHub, logger: log });
   const server = new RpcServer({ identity: 'vxfab-serve', logger: log.child({ module: 'wire' }) });
   registerController(server, controller);
+  registerLookup(server, lookup, { logger: log });
   const address = await server.listen(host, port);
-  log.info({ listen: `${address.host}:${address.port}`, data: options.dataDir, revision: store.revision }, 'vxfab serving');
+  log.info({ listen: `${address.host}:${address.port}`, data: options.dataDir, revision: store.revision,
+    mappings: lookup.index.mappings }, 'vxfab serving');
   return {
-    host: address.host, port: address.port, controller,
+    host: address.host, port: address.port, controller, lookup,
     async close() {
       await server.close();
       await controller.idle();
+      lookup.close();
       await store.close();
     },
   };

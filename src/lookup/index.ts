@@ -374,6 +374,11 @@ export class LookupIndex {
     const hi = macHi(mac);
     const lo = hi < 0 ? BAD : macLo(mac);
     if (lo < 0) throw invalid('mac', mac, 'must be six hex byte pairs separated by colons');
+    return this.slotOf(vnid, hi, lo);
+  }
+
+  /** The slot of a parsed (vnid, MAC hi16, MAC lo32), or -1. No validation. */
+  private slotOf(vnid: number, hi: number, lo: number): number {
     const { buckets, mask } = this.vl2Table;
     const vnidCol = this.vnidCol;
     const loCol = this.macLoCol;
@@ -391,6 +396,15 @@ export class LookupIndex {
    *  vl2ReplyBytes / nodeInfo. Throws INVALID_ARGUMENT naming 'vnid' or 'mac'. */
   vl2Node(vnid: number, mac: string): number {
     const slot = this.vl2Slot(vnid, mac);
+    if (slot < 0) return -1;
+    const node = this.nodeCol[slot];
+    return this.nodes.isPresent(node) ? node : -1;
+  }
+
+  /** vl2Node for a MAC already parsed into its top 16 and low 32 bits (macHi / macLo), for
+   *  callers that parse the request bytes themselves. The caller has checked the vnid's range. */
+  vl2NodeParsed(vnid: number, hi: number, lo: number): number {
+    const slot = this.slotOf(vnid, hi, lo);
     if (slot < 0) return -1;
     const node = this.nodeCol[slot];
     return this.nodes.isPresent(node) ? node : -1;

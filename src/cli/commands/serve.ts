@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { pino } from 'pino';
 import { startServe } from '../serve.js';
+import { hubBounds } from '../hub-options.js';
 
 export function serveCommand(program: Command): void {
   program.command('serve')
@@ -8,11 +9,13 @@ export function serveCommand(program: Command): void {
     .option('--listen <host:port>', 'address to listen on', '127.0.0.1:4800')
     .option('--data <dir>', 'data directory', './vxfab-data')
     .option('--log-level <level>', 'fatal, error, warn, info, debug or trace', 'info')
-    .action(async (o: { listen: string; data: string; logLevel: string }) => {
+    .option('--lookup-history <batches>', 'change batches kept for Subscribe replay (env VXFAB_LOOKUP_HISTORY, default 1024)')
+    .option('--lookup-queue <events>', 'events a slow subscriber may lag before RESYNC (env VXFAB_LOOKUP_QUEUE, default 4096)')
+    .action(async (o: { listen: string; data: string; logLevel: string; lookupHistory?: string; lookupQueue?: string }) => {
       const log = pino({ name: 'vxfab', level: o.logLevel });
       let running;
       try {
-        running = await startServe({ listen: o.listen, dataDir: o.data, logger: log });
+        running = await startServe({ listen: o.listen, dataDir: o.data, logger: log, lookupHub: hubBounds(o) });
       } catch (e) {
         process.stderr.write(`vxfab serve: ${e instanceof Error ? e.message : String(e)}\n`);
         process.exitCode = 1;

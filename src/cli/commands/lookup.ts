@@ -1,0 +1,139 @@
+// `vxfab lookup …`: run a lookup replica, and ask a lookup service (in `vxfab serve` or a replica)
+// what it answers. JSON output (-o json) is documented in docs/lookup.md.
+import type { Command } from 'commander';
+import { pino } from 'pino';
+import { VxfabError } from '../../model/errors.js';
+import { LookupClient } from '../../lookup/client.js';
+import { LookupReplica } from '../../lookup/replica.js';
+import { registerLookup } from '../../lookup/service.js';
+import type { EndpointInfo, FloodMemberInfo } from '../../lookup/types.js';
+import { RpcServer } from '../../wire/transport/server.js';
+import type { Column } from '../output.js';
+import { parseIntOption } from '../parse.js';
+import { parseListen } from '../serve.js';
+import { parseServer } from '../context.js';
+import { hubBounds } from '../hub-options.js';
+import type { Runner } from '../runner.js';
+import { UsageError } from '../exit-codes.js';
+
+interface Vl2Json { vnid: number; mac: string; underlay: string; port: number; node: string }
+interface Vl3Json { vnid: number; ip: string; mac: string; underlay: string; port: number; node: string }
+interface FloodRow extends FloodMemberInfo { vnid: number }
+
+const VL2_COLUMNS: Column<Vl2Json>[] = [
+  { header: 'VNID', value: (r) => r.vnid }, { header: 'MAC', value: (r) => r.mac },
+  { header: 'UNDERLAY', value: (r) => r.underlay }, { header: 'PORT', value: (r) => r.port }, { header: 'NODE', value: (r) => r.node },
+];
+const VL3_COLUMNS: Column<Vl3Json>[] = [
+  { header: 'VNID', value: (r) => r.vnid }, { header: 'IP', value: (r) => r.ip }, { header: 'MAC', value: (r) => r.mac },
+  { header: 'UNDERLAY', value: (r) => r.underlay }, { header: 'PORT', value: (r) => r.port }, { header: 'NODE', value: (r) => r.node },
+];
+const FLOOD_COLUMNS: Column<FloodRow>[] = [
+  { header: 'NODE', value: (r) => r.node }, { header: 'UNDERLAY', value: (r) => r.underlay }, { header: 'PORT', value: (r) => r.port },
+];
+const BULK_COLUMNS: Column<EndpointInfo>[] = [
+  { header: 'MAC', value: (r) => r.mac }, { header: 'IPS', value: (r) => r.ips.join(',') || '-' },
+  { header: 'NODE', value: (r) => r.node }, { header: 'UNDERLAY', value: (r) => r.underlay }, { header: 'PORT', value: (r) => r.port },
+  { header: 'NIC', value: (r) => r.nicId },
+];
+
+/** Digits only here; the range (1-16777215) is the server's to check, with its typed error. */
+function vnidOption(text: string): number {
+  return parseIntOption('--vnid', text);
+}
+
+export function lookupCommands(program: Command, run: Runner): void {
+  const lookup = program.command('lookup').description('run a lookup replica, or query a lookup service');
+
+  lookup.command('vl2').description('where the NIC with this MAC on this VNID lives (exit 4 when none)')
+    .requiredOption('--vnid <n>', 'VXLAN network id').requiredOption('--mac <mac>', 'MAC address')
+    .action((o: { vnid: string; mac: string }) => run(async (ctx) => {
+      const vnid = vnidOption(o.vnid);
+      const answer = await new LookupClient(await ctx.connect()).vl2(vnid, o.mac);
+      if (!answer) throw new VxfabError('NOT_FOUND', `no endpoint with mac ${o.mac} on vnid ${vnid}`, { field: 'mac', value: o.mac });
+      ctx.out.object<Vl2Json>({ vnid, mac: o.mac.toLowerCase(), ...answer }, VL2_COLUMNS);
+    }));
+
+  lookup.command('vl3').description('the MAC and place of the NIC with this IP on this VNID (exit 4 when none)')
+    .requiredOption('--vnid <n>', 'VXLAN network id').requiredOption('--ip <ip>', 'IPv4 or IPv6 address')
+    .action((o: { vnid: string; ip: string }) => run(async (ctx) => {
+      const vnid = vnidOption(o.vnid);
+      const answer = await new LookupClient(await ctx.connect()).vl3(vnid, o.ip);
+      if (!answer) throw new VxfabError('NOT_FOUND', `no endpoint with ip ${o.ip} on vnid ${vnid}`, { field: 'ip', value: o.ip });
+      ctx.out.object<Vl3Json>({ vnid, ip: o.ip, ...answer }, VL3_COLUMNS);
+    }));
+
+  lookup.command('flood').description('the hosts that carry this VNID (its BUM flood list)')
+    .requiredOption('--vnid <n>', 'VXLAN network id')
+    .action((o: { vnid: string }) => run(async (ctx) => {
+      const vnid = vnidOption(o.vnid);
+      const flood = await new LookupClient(await ctx.connect()).flood(vnid);
+      if (ctx.out.format === 'json') ctx.out.object({ vnid, revision: flood.revision, members: flood.members }, []);
+      else ctx.out.list(flood.members.map((m) => ({ vnid, ...m })), FLOOD_COLUMNS);
+    }));
+
+  lookup.command('bulk').description('every endpoint of this VNID')
+    .requiredOption('--vnid <n>', 'VXLAN network id')
+    .option('--page-size <n>', 'endpoints per streamed page (default 512)')
+    .action((o: { vnid: string; pageSize?: string }) => run(async (ctx) => {
+      const vnid = vnidOption(o.vnid);
+      const pageSize = o.pageSize === undefined ? 0 : parseIntOption('--page-size', o.pageSize);
+      const bulk = await new LookupClient(await ctx.connect()).bulk(vnid, pageSize);
+      bulk.endpoints.sort((a, b) => (a.mac < b.mac ? -1 : a.mac > b.mac ? 1 : 0));
+      if (ctx.out.format === 'json') ctx.out.object({ vnid, revision: bulk.revision, endpoints: bulk.endpoints }, []);
+      else ctx.out.list(bulk.endpoints, BULK_COLUMNS);
+    }));
+
+  lookup.command('status').description('the lookup service\'s revision, mappings, subscribers and source')
+    .action(() => run(async (ctx) => {
+      const status = await new LookupClient(await ctx.connect()).status();
+      ctx.out.object(status, [
+        { header: 'REVISION', value: (s) => s.revision }, { header: 'MAPPINGS', value: (s) => s.mappings },
+        { header: 'SUBSCRIBERS', value: (s) => s.subscribers }, { header: 'SOURCE', value: (s) => s.source },
+      ]);
+    }));
+
+  lookup.command('serve').description('run a lookup replica fed by a controller\'s change feed')
+    .requiredOption('--controller <host:port>', 'the controller (vxfab serve) to follow')
+    .option('--listen <host:port>', 'address to listen on', '127.0.0.1:4801')
+    .option('--identity <name>', 'this replica\'s name in its hello', 'lookup-replica')
+    .option('--log-level <level>', 'fatal, error, warn, info, debug or trace', 'info')
+    .option('--lookup-history <batches>', 'change batches kept for Subscribe replay (env VXFAB_LOOKUP_HISTORY, default 1024)')
+    .option('--lookup-queue <events>', 'events a slow subscriber may lag before RESYNC (env VXFAB_LOOKUP_QUEUE, default 4096)')
+    .action(async (o: { controller: string; listen: string; identity: string; logLevel: string; lookupHistory?: string; lookupQueue?: string }) => {
+      const log = pino({ name: 'vxfab-lookup', level: o.logLevel });
+      const fail = (e: unknown): void => {
+        process.stderr.write(`vxfab lookup serve: ${e instanceof Error ? e.message : String(e)}\n`);
+        process.exitCode = e instanceof UsageError ? 2 : 1;
+      };
+      let replica: LookupReplica | undefined;
+      let server: RpcServer | undefined;
+      let stopping = false;
+      const stopped = new Promise<void>((resolve) => {
+        const stop = (signal: string): void => {
+          if (stopping) return;
+          stopping = true;
+          log.info({ signal }, 'shutting down');
+          void Promise.all([server?.close(), replica?.close()]).then(() => resolve(), (e: unknown) => { fail(e); resolve(); });
+        };
+        process.once('SIGTERM', () => stop('SIGTERM'));
+        process.once('SIGINT', () => stop('SIGINT'));
+      });
+      try {
+        const listen = parseListen(o.listen);
+        replica = new LookupReplica({ controller: parseServer(o.controller), identity: o.identity, hub: hubBounds(o), logger: log });
+        server = new RpcServer({ identity: o.identity, logger: log.child({ module: 'wire' }) });
+        registerLookup(server, replica, { logger: log });
+        // Answer only once the first snapshot is in: never from an empty index.
+        await Promise.race([replica.start(), stopped]);
+        if (stopping) { await stopped; return; }
+        const bound = await server.listen(listen.host, listen.port);
+        process.stdout.write(`listening ${bound.host}:${bound.port}\n`);
+      } catch (e) {
+        fail(e);
+        await replica?.close();
+        return;
+      }
+      await stopped;
+    });
+}
