@@ -8,6 +8,7 @@ import { networkCommands } from './commands/network.js';
 import { nodeCommands } from './commands/node.js';
 import { nicCommands } from './commands/nic.js';
 import { serveCommand } from './commands/serve.js';
+import { topologyCommands } from './commands/topology.js';
 import { lookupCommands } from './commands/lookup.js';
 
 export function buildProgram(): Command {
@@ -25,6 +26,7 @@ export function buildProgram(): Command {
   networkCommands(program, run);
   nodeCommands(program, run);
   nicCommands(program, run);
+  topologyCommands(program);
   lookupCommands(program, run);
   // Commander's own parse errors are usage errors; every subcommand inherits the override.
   for (const cmd of program.commands) cmd.exitOverride();
