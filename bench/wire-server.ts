@@ -2,6 +2,7 @@
 // core. Usage: node dist/bench/wire-server.js raw|rpc. Prints the port it listens on (one line),
 // then serves until its stdin closes.
 import { createServer } from 'node:net';
+import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
 import { Lookup } from '../src/wire/gen/services.js';
 import { vxfab } from '../src/wire/gen/proto.js';
@@ -55,6 +56,6 @@ async function main(mode: string): Promise<void> {
   process.stdin.on('end', () => void close().then(() => process.exit(0)));
 }
 
-if (process.argv[1] && import.meta.url.endsWith(process.argv[1].replace(/.*\//, '/'))) {
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   void main(process.argv[2] ?? 'rpc');
 }

@@ -229,3 +229,16 @@ t.test('wire - stream backpressure: send reports a full buffer and drained() wai
   t.equal(n, pages);
   t.ok(sawFull, 'the handler was told to wait at least once');
 });
+
+t.test('wire - a request that does not encode fails alone and leaves the batch intact', async (t) => {
+  const { address } = await startServer(t, (s) => s.handle(Lookup.Vl2, (req) => ({ node: `${req.vnid}` })));
+  const c = client(t, address);
+  await c.connect();
+  const before = c.call(Lookup.Vl2, { vnid: 1 });
+  // A BigInt where a uint32 goes makes the generated encoder throw halfway through the frame.
+  const bad = c.call(Lookup.Vl2, { vnid: 10n as unknown as number });
+  const after = c.call(Lookup.Vl2, { vnid: 2 });
+  await t.rejects(bad, { code: 'INVALID_ARGUMENT', message: /request for vxfab\.v1\.Lookup\/Vl2 does not encode/ });
+  t.equal((await before).node, '1');
+  t.equal((await after).node, '2', 'frames around the failed one went out whole');
+});

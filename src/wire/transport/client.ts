@@ -217,26 +217,33 @@ export class RpcClient extends EventEmitter<RpcClientEvents> {
         (this.lastError ? `: ${this.lastError.message}` : ''), { field: 'address', value: this.address }));
       return 0;
     }
-    let body: Uint8Array;
+    const timeoutMs = options?.timeoutMs ?? this.timeoutMs;
+    const call = new PendingCall(this.pending.allocateId(), desc, undefined, Date.now() + timeoutMs, timeoutMs,
+      resolve, reject, onItem);
     try {
-      body = desc.req.encode(req).finish();
+      if (ready) {
+        // Connected: the request is encoded straight into the connection's outgoing batch.
+        this.conn!.out.writeMessage(K.REQUEST, call.id, desc.path, desc.req, req);
+        call.sent = true;
+        if (onItem) call.deadline = Infinity;
+      } else {
+        // Kept encoded until a connection is up.
+        call.body = desc.req.encode(req).finish();
+      }
     } catch (e) {
       reject(new VxfabError('INVALID_ARGUMENT', `request for ${desc.path} does not encode: ${(e as Error).message}`,
         { field: 'request', value: desc.path, cause: e }));
       return 0;
     }
-    const timeoutMs = options?.timeoutMs ?? this.timeoutMs;
-    const call = new PendingCall(this.pending.allocateId(), desc, body, Date.now() + timeoutMs, timeoutMs,
-      resolve, reject, onItem);
     this.pending.add(call);
-    if (ready) this.send(this.conn!, call);
-    else {
+    if (!ready) {
       this.queued.push(call);
       this.ensureDialing();
     }
     return call.id;
   }
 
+  /** Sends a call that waited for the connection. */
   private send(conn: Conn, call: PendingCall): void {
     conn.out.write({ kind: K.REQUEST, id: call.id, method: call.desc.path, body: call.body! });
     call.sent = true;

@@ -13,6 +13,7 @@ import type { Logger } from 'pino';
 import { VxfabError } from '../../model/errors.js';
 import { toWireErrorOrInternal } from '../errors.js';
 import { FrameDecoder } from '../frame-decoder.js';
+import type { BodyEncoder } from '../frame-encoder.js';
 import { vxfab } from '../gen/proto.js';
 import type { CallContext, MethodDesc, PeerInfo, StreamContext } from '../rpc.js';
 import { PROTOCOL_VERSION } from '../version.js';
@@ -217,14 +218,12 @@ export class ServerConnection {
   }
 
   private replyOk(id: number, route: Route, res: unknown): void {
-    let body: Uint8Array;
+    if (this.socket.destroyed) return;
     try {
-      body = route.desc!.res.encode(res ?? {}).finish();
+      this.out.writeMessage(K.REPLY, id, '', route.desc!.res, (res ?? {}) as object);
     } catch (e) {
       this.replyError(id, e, route.path);
-      return;
     }
-    this.replyBody(id, body);
   }
 
   private replyBody(id: number, body: Uint8Array): void {
@@ -263,6 +262,10 @@ export class ServerConnection {
 
   write(frame: vxfab.v1.Frame.$Properties): void {
     if (!this.socket.destroyed) this.out.write(frame);
+  }
+
+  writeMessage(kind: vxfab.v1.FrameKind, id: number, encoder: BodyEncoder, message: object): void {
+    if (!this.socket.destroyed) this.out.writeMessage(kind, id, '', encoder, message);
   }
 
   forget(id: number): void {
@@ -347,7 +350,7 @@ class ServerStream implements StreamContext {
 
   send(item: object): boolean {
     if (this.closed) return false;
-    this.conn.write({ kind: K.STREAM_ITEM, id: this.id, body: this.desc.res.encode(item).finish() });
+    this.conn.writeMessage(K.STREAM_ITEM, this.id, this.desc.res, item);
     return !this.conn.overHighWater;
   }
 
