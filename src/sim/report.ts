@@ -13,6 +13,9 @@ export interface StepReport {
   converged: boolean;
   /** Hosts whose tables had to change or be confirmed. */
   hostsWatched: number;
+  /** Moves: from the event to the last other host carrying the network pointing the MAC at the
+   * new host (ms); absent when some never did. */
+  propagateMs?: number;
 }
 
 export interface Stats {
@@ -28,6 +31,8 @@ export interface CheckpointReport {
   convergeMs: number;
   convergeP99Ms: number;
   steps: number;
+  /** Moves since the previous checkpoint: how fast the new location reached the other carriers. */
+  moves: { count: number; propagateP50Ms: number; propagateP99Ms: number; propagateMaxMs: number };
   messages: { total: number; lookup: number; controller: number; lookupEvents: number };
   entriesPerHost: Stats;
   walks: number;
@@ -68,6 +73,7 @@ export function formatReport(r: RunReport, maxViolations = 20): string {
     out.push('');
     out.push(`checkpoint ${c.name}${c.line ? ` (line ${c.line})` : ''}: ${c.violationCount === 0 ? 'OK' : `${c.violationCount} violation(s)`}`);
     out.push(`  convergence: max ${ms(c.convergeMs)}, p99 ${ms(c.convergeP99Ms)} over ${c.steps} step(s)`);
+    if (c.moves.count > 0) out.push(`  moves: ${c.moves.count}, new location at every other carrier: p50 ${ms(c.moves.propagateP50Ms)}, p99 ${ms(c.moves.propagateP99Ms)}, max ${ms(c.moves.propagateMaxMs)}`);
     out.push(`  messages: ${c.messages.total} (lookup ${c.messages.lookup}, of which events ${c.messages.lookupEvents}; controller ${c.messages.controller})`);
     out.push(`  entries per host: min ${c.entriesPerHost.min}, avg ${c.entriesPerHost.avg.toFixed(1)}, max ${c.entriesPerHost.max}; ${c.walks} walks`);
     out.push(`  memory: rss ${c.memory.rssMiB.toFixed(0)} MiB, heap ${c.memory.heapMiB.toFixed(0)} MiB`);

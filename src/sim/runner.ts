@@ -45,6 +45,15 @@ export interface RunOptions {
 
 const CONTROLLER_CALL_MS = 30_000;
 
+/** A NIC move being timed: when each other carrier's FDB entry for the MAC was written. */
+interface MoveWatch {
+  vnid: number;
+  mac: string;
+  underlay: string;
+  hosts: string[];
+  at: Map<string, number>;
+}
+
 export async function runTopology(plan: Plan, options: RunOptions = {}): Promise<RunReport> {
   const sim = new Simulation(plan, options);
   try {
@@ -188,8 +197,10 @@ class Simulation {
     for (const h of this.plan.hosts) {
       const host = new SimHostRuntime(h, faulty?.has(h.name) ? this.o.fault!.kind : undefined);
       this.hosts.set(h.name, host);
-      host.dp.observeWrites(() => {
+      host.dp.observeWrites((w) => {
         host.lastWriteAt = performance.now();
+        const m = this.moveWatch;
+        if (m && w.table === 'fdb' && w.op === 'set' && w.key === m.mac && w.vnid === m.vnid) m.at.set(host.name, host.lastWriteAt);
         this.dirty.add(host.name);
         this.wake?.();
       });
@@ -218,36 +229,60 @@ class Simulation {
 
   /** Waits until every healthy host of `watched` matches the desired state; the time is from
    * `since` to the last write that made a host match. */
-  private async converge(watched: Set<string>, since: number, onProgress?: (done: number) => void):
-    Promise<{ ms: number; converged: boolean; pending: string[] }> {
+  private async converge(watched: Set<string>, since: number, onProgress?: (done: number) => void, move?: MoveWatch):
+    Promise<{ ms: number; converged: boolean; pending: string[]; propagateMs?: number }> {
     const view = this.view();
     const pending = new Set([...watched].filter((h) => !this.hosts.get(h)?.impaired));
     const total = pending.size;
     let last = since;
-    const check = (h: string) => {
+    const check = (h: string, first = false) => {
       if (diffHost(view, h, 1).length > 0) return;
       pending.delete(h);
-      last = Math.max(last, this.hosts.get(h)!.lastWriteAt);
+      const wrote = this.hosts.get(h)!.lastWriteAt;
+      // Creating or removing a whole network is not a table write: a host that got there without
+      // one is timed by when it was seen.
+      last = Math.max(last, first ? since : wrote > since ? wrote : performance.now());
     };
     this.dirty.clear();
-    for (const h of [...pending]) check(h);
+    for (const h of [...pending]) check(h, true);
+    // A move: every other host carrying the network must point the MAC at the new host.
+    const movePending = new Set(move ? move.hosts.filter((h) => !this.hosts.get(h)?.impaired) : []);
+    let propagated = since;
+    const checkMove = () => {
+      for (const h of [...movePending]) {
+        if (this.hosts.get(h)!.dp.fdbLookup(move!.vnid, move!.mac) !== move!.underlay) continue;
+        movePending.delete(h);
+        propagated = Math.max(propagated, move!.at.get(h) ?? since);
+      }
+    };
+    if (move) checkMove();
     const deadline = performance.now() + this.settleMs;
-    let fullAt = performance.now() + 250;
-    while (pending.size > 0 && performance.now() < deadline) {
+    // Hosts written since the last look are checked at once (the time recorded is the write's, so
+    // looking late costs no precision); all pending hosts are looked at periodically too, for
+    // networks created or removed without a table write — often while few are pending, rarely
+    // while a whole fabric boots (each look reads a host's tables).
+    let fullAt = 0;
+    while ((pending.size > 0 || movePending.size > 0) && performance.now() < deadline) {
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, 20);
-        this.wake = () => { clearTimeout(timer); this.wake = undefined; setTimeout(resolve, 2); };
+        this.wake = () => { clearTimeout(timer); this.wake = undefined; setTimeout(resolve, 5); };
       });
-      const full = performance.now() >= fullAt;
-      if (full) fullAt = performance.now() + 250;
+      const now = performance.now();
+      const full = now >= fullAt;
+      if (full) fullAt = now + (pending.size > 100 ? 500 : 20);
       const toCheck = full ? [...pending] : [...this.dirty].filter((h) => pending.has(h));
       this.dirty.clear();
       for (const h of toCheck) check(h);
+      if (move) checkMove();
       onProgress?.(total - pending.size);
     }
     this.wake = undefined;
     const left = [...pending].slice(0, 5).flatMap((h) => diffHost(view, h, 2).map(formatDiff));
-    return { ms: (pending.size > 0 ? performance.now() : last) - since, converged: pending.size === 0, pending: left };
+    this.moveWatch = undefined;
+    return {
+      ms: (pending.size > 0 ? performance.now() : last) - since, converged: pending.size === 0, pending: left,
+      ...(move && movePending.size === 0 ? { propagateMs: propagated - since } : {}),
+    };
   }
 
   // ---- steps ------------------------------------------------------------------------------------
@@ -257,6 +292,7 @@ class Simulation {
     const all = new Set(this.hosts.keys());
     let watched = new Set<string>();
     let what: string;
+    let move: MoveWatch | undefined;
     const t0 = performance.now();
     switch (s.op) {
       case 'create': {
@@ -280,6 +316,11 @@ class Simulation {
         const nic = this.controller.getNic(this.nicIds.get(s.nic)!);
         const from = nic.node;
         const before = carriers(nic.vnid);
+        move = {
+          vnid: nic.vnid, mac: nic.mac.toLowerCase(), underlay: this.hosts.get(s.to)!.underlay,
+          hosts: before.filter((h) => h !== s.to && h !== from), at: new Map(),
+        };
+        this.moveWatch = move;
         await this.operator.call(Methods.MoveNic, { id: nic.id, node: s.to });
         this.hosts.get(s.to)!.agent?.kick();
         this.hosts.get(from)!.agent?.kick();
@@ -336,14 +377,18 @@ class Simulation {
         break;
       }
     }
-    const c = await this.converge(watched, t0);
+    const c = await this.converge(watched, t0, undefined, move);
     return {
-      report: { index, op: s.op, what, line: s.where.line, convergeMs: c.ms, converged: c.converged, hostsWatched: watched.size },
+      report: {
+        index, op: s.op, what, line: s.where.line, convergeMs: c.ms, converged: c.converged, hostsWatched: watched.size,
+        ...(c.propagateMs !== undefined ? { propagateMs: c.propagateMs } : {}),
+      },
       pending: c.pending,
     };
   }
 
   private readonly cutHosts = new Set<string>();
+  private moveWatch: MoveWatch | undefined;
 
   private isCut(h: SimHostRuntime): boolean {
     return this.cutHosts.has(h.name);
@@ -360,9 +405,12 @@ class Simulation {
     const violations = [...notConverged.map((message) => ({ kind: 'table' as const, message: `not converged: ${message}` })), ...result.violations];
     const entries = [...this.hosts.values()].map((h) => h.dp.entryCount());
     const times = steps.map((s) => s.convergeMs);
+    const moves = steps.filter((s) => s.op === 'move');
+    const prop = moves.map((s) => s.propagateMs ?? this.settleMs);
     return {
       name: cp.name, line,
       convergeMs: Math.max(0, ...times), convergeP99Ms: percentile(times, 99), steps: steps.length,
+      moves: { count: moves.length, propagateP50Ms: percentile(prop, 50), propagateP99Ms: percentile(prop, 99), propagateMaxMs: Math.max(0, ...prop) },
       messages: {
         total: this.counter.total - (messagesAt.lookup + messagesAt.controller),
         lookup: this.counter.lookup - messagesAt.lookup,
