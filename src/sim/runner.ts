@@ -197,12 +197,16 @@ class Simulation {
     for (const h of this.plan.hosts) {
       const host = new SimHostRuntime(h, faulty?.has(h.name) ? this.o.fault!.kind : undefined);
       this.hosts.set(h.name, host);
-      host.dp.observeWrites((w) => {
+      const touched = () => {
         host.lastWriteAt = performance.now();
-        const m = this.moveWatch;
-        if (m && w.table === 'fdb' && w.op === 'set' && w.key === m.mac && w.vnid === m.vnid) m.at.set(host.name, host.lastWriteAt);
         this.dirty.add(host.name);
         this.wake?.();
+      };
+      host.onNetworkChange = touched;
+      host.dp.observeWrites((w) => {
+        touched();
+        const m = this.moveWatch;
+        if (m && w.table === 'fdb' && w.op === 'set' && w.key === m.mac && w.vnid === m.vnid) m.at.set(host.name, host.lastWriteAt);
       });
       await host.route(this.lookups.map((l) => l.address), cutHosts.has(h.name));
     }
@@ -239,9 +243,7 @@ class Simulation {
       if (diffHost(view, h, 1).length > 0) return;
       pending.delete(h);
       const wrote = this.hosts.get(h)!.lastWriteAt;
-      // Creating or removing a whole network is not a table write: a host that got there without
-      // one is timed by when it was seen.
-      last = Math.max(last, first ? since : wrote > since ? wrote : performance.now());
+      last = Math.max(last, first ? since : wrote);
     };
     this.dirty.clear();
     for (const h of [...pending]) check(h, true);
@@ -257,11 +259,10 @@ class Simulation {
     };
     if (move) checkMove();
     const deadline = performance.now() + this.settleMs;
-    // Hosts written since the last look are checked at once (the time recorded is the write's, so
-    // looking late costs no precision); all pending hosts are looked at periodically too, for
-    // networks created or removed without a table write — often while few are pending, rarely
-    // while a whole fabric boots (each look reads a host's tables).
-    let fullAt = 0;
+    // A host changes only by writes and network creations/removals, all observed: only hosts
+    // touched since the last look are checked (the time recorded is the change's, so looking late
+    // costs no precision). A slow full look is a safety net.
+    let fullAt = performance.now() + 1000;
     while ((pending.size > 0 || movePending.size > 0) && performance.now() < deadline) {
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, 20);
@@ -269,7 +270,7 @@ class Simulation {
       });
       const now = performance.now();
       const full = now >= fullAt;
-      if (full) fullAt = now + (pending.size > 100 ? 500 : 20);
+      if (full) fullAt = now + 1000;
       const toCheck = full ? [...pending] : [...this.dirty].filter((h) => pending.has(h));
       this.dirty.clear();
       for (const h of toCheck) check(h);
@@ -288,7 +289,8 @@ class Simulation {
   // ---- steps ------------------------------------------------------------------------------------
 
   private async step(s: Exclude<PlanStep, { op: 'checkpoint' }>, index: number): Promise<{ report: StepReport; pending: string[] }> {
-    const carriers = (vnid: number) => this.view().carriers(vnid);
+    const before = this.view();
+    const carriers = (vnid: number, after = false) => (after ? this.view() : before).carriers(vnid);
     const all = new Set(this.hosts.keys());
     let watched = new Set<string>();
     let what: string;
@@ -305,26 +307,26 @@ class Simulation {
       case 'delete': {
         what = `delete ${s.nic}`;
         const nic = this.controller.getNic(this.nicIds.get(s.nic)!);
-        const before = carriers(nic.vnid);
+        const was = carriers(nic.vnid);
         await this.operator.call(Methods.DeleteNic, { id: nic.id });
         this.hosts.get(nic.node)!.agent?.kick(); // the detach
-        watched = new Set([...before, ...carriers(nic.vnid)]);
+        watched = new Set(was);
         break;
       }
       case 'move': {
         what = `move ${s.nic} to ${s.to}`;
         const nic = this.controller.getNic(this.nicIds.get(s.nic)!);
         const from = nic.node;
-        const before = carriers(nic.vnid);
+        const was = carriers(nic.vnid);
         move = {
           vnid: nic.vnid, mac: nic.mac.toLowerCase(), underlay: this.hosts.get(s.to)!.underlay,
-          hosts: before.filter((h) => h !== s.to && h !== from), at: new Map(),
+          hosts: was.filter((h) => h !== s.to && h !== from), at: new Map(),
         };
         this.moveWatch = move;
         await this.operator.call(Methods.MoveNic, { id: nic.id, node: s.to });
         this.hosts.get(s.to)!.agent?.kick();
         this.hosts.get(from)!.agent?.kick();
-        watched = new Set([...before, ...carriers(nic.vnid)]);
+        watched = new Set([...was, s.to]);
         what += ` (from ${from})`;
         break;
       }

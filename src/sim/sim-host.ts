@@ -11,6 +11,7 @@ import { parseAddress } from '../wire/transport/address.js';
 import { countingController, countingDialer, type MessageCounter } from './counting-ports.js';
 import { CutProxy } from './cut-proxy.js';
 import { FaultyDataPlane, type Fault } from './faulty-dataplane.js';
+import { ObservedDataPlane } from './observed-dataplane.js';
 import type { SimHost } from './fabric.js';
 import type { PlanHost } from './topology.js';
 
@@ -30,6 +31,8 @@ export class SimHostRuntime implements SimHost {
   private readonly proxies: CutProxy[] = [];
   private lookupAddresses: string[] = [];
   lastWriteAt = 0;
+  /** Called after a network was created or removed (table writes go through dp.observeWrites). */
+  onNetworkChange: () => void = () => undefined;
 
   constructor(spec: PlanHost, readonly fault: Fault | undefined) {
     this.name = spec.name;
@@ -69,7 +72,7 @@ export class SimHostRuntime implements SimHost {
       address: controller, role: vxfab.v1.Role.ROLE_AGENT, identity: this.name, logger: log,
       timeoutMs: 10_000, reconnect: { minMs: 50, maxMs: 500 },
     });
-    const dataPlane = this.fault === undefined ? this.dp : new FaultyDataPlane(this.dp, this.fault);
+    const dataPlane = new ObservedDataPlane(this.fault === undefined ? this.dp : new FaultyDataPlane(this.dp, this.fault), () => this.onNetworkChange());
     this.agent = new Agent({
       node: this.name, underlay: this.underlay, mode: this.mode, dataPlane,
       controller: countingController(rpcControllerPort(this.client), counter),
