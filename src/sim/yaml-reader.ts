@@ -22,7 +22,7 @@ export class TopologyError extends VxfabError {
   }
 
   static describe(file: string, problems: Problem[]): string {
-    const shown = problems.slice(0, 25).map((p) => `${file}:${p.line}:${p.col}: ${p.path || '(top)'}: ${p.message}`);
+    const shown = problems.slice(0, 25).map((p) => `${file}:${p.line}${p.col ? `:${p.col}` : ""}: ${p.path || "(top)"}: ${p.message}`);
     if (problems.length > shown.length) shown.push(`… and ${problems.length - shown.length} more`);
     return `${problems.length} problem(s) in ${file}:\n  ${shown.join('\n  ')}`;
   }
