@@ -124,7 +124,7 @@ export async function runSimBench(options: SimBenchOptions = {}): Promise<SimBen
   }
   const head = ['hosts', 'NICs', 'entries', 'boot s', 'ok', 'move p50', 'move p99', 'sim MiB', 'direct s', 'direct MiB', 'boot/direct'];
   const table = rows.map((r) => [String(r.hosts), String(r.nics), String(r.entries), (r.bootMs / 1000).toFixed(1), r.converged ? 'yes' : 'NO',
-    `${r.moveP50Ms.toFixed(1)} ms`, `${r.moveP99Ms.toFixed(1)} ms`, r.rssMiB.toFixed(0), (r.baselineMs / 1000).toFixed(2), r.baselineMiB.toFixed(0),
+    `${r.moveP50Ms.toFixed(1)} ms`, `${r.moveP99Ms.toFixed(1)} ms`, r.rssMiB.toFixed(0), (r.baselineMs / 1000).toFixed(2), Math.max(0, r.baselineMiB).toFixed(0),
     `${(r.bootMs / r.baselineMs).toFixed(0)}×`]);
   const widths = head.map((h, i) => Math.max(h.length, ...table.map((row) => row[i]!.length)));
   for (const row of [head, ...table]) print(row.map((c, i) => c.padStart(widths[i]!)).join('  '));
