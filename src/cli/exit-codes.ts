@@ -13,6 +13,8 @@ export const EXIT = {
   NOT_FOUND: 4,
   /** The server could not be reached, or did not answer in time. */
   UNREACHABLE: 5,
+  /** `vxfab topology run`: the fabric violated an expectation (or did not converge). */
+  VIOLATIONS: 6,
 } as const;
 
 const BY_CODE: Partial<Record<ErrorCode, number>> = {

@@ -10,6 +10,7 @@ import { nicCommands } from './commands/nic.js';
 import { serveCommand } from './commands/serve.js';
 import { agentCommands } from './commands/agent.js';
 import { endpointCommands } from './commands/endpoint.js';
+import { topologyCommands } from './commands/topology.js';
 import { lookupCommands } from './commands/lookup.js';
 
 export function buildProgram(): Command {
@@ -29,6 +30,7 @@ export function buildProgram(): Command {
   nicCommands(program, run);
   agentCommands(program);
   endpointCommands(program, run);
+  topologyCommands(program);
   lookupCommands(program, run);
   // Commander's own parse errors are usage errors; every subcommand inherits the override.
   for (const cmd of program.commands) cmd.exitOverride();

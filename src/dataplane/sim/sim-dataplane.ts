@@ -161,6 +161,17 @@ export class SimDataPlane implements DataPlane {
     return this.networks.get(vnid)?.spec;
   }
 
+  /** VNIDs of the networks present, without copying their tables (for simulators). */
+  networkIds(): number[] {
+    return [...this.networks.keys()];
+  }
+
+  /** A network's live tables, not copied: for simulators that audit thousands of hosts. Callers
+   * must not modify them. Undefined when the network is absent. */
+  tablesView(vnid: number): Readonly<{ fdb: ReadonlyMap<string, string>; flood: ReadonlySet<string>; neigh: ReadonlyMap<string, string> }> | undefined {
+    return this.networks.get(vnid);
+  }
+
   /** The unicast FDB entry for a MAC, without side effects. */
   fdbLookup(vnid: number, mac: string): string | undefined {
     return this.networks.get(vnid)?.fdb.get(mac.toLowerCase());

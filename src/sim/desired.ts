@@ -1,0 +1,103 @@
+// The tables every host should have, computed from the controller's endpoints: this is what
+// "converged" means. Push mode: on each host, for each network with a local endpoint, one FDB and
+// one proxy entry per remote endpoint (its MAC → its host's underlay; each address → its MAC) and a
+// flood entry per other host carrying the network. On-demand mode installs entries as misses come,
+// so there only wrong entries count, not missing ones. Networks without a local endpoint should be
+// absent. Keys of the host's own endpoints are not judged: the bridge, not the VXLAN device,
+// delivers to them.
+import { canonicalIp } from '../dataplane/validate.js';
+import type { FabricView, SimEndpoint } from './fabric.js';
+
+export type TableName = 'fdb' | 'flood' | 'neigh' | 'network';
+
+/** One entry that differs from the desired state. `have`/`want` are '' when absent. */
+export interface TableDiff {
+  host: string;
+  vnid: number;
+  table: TableName;
+  key: string;
+  have: string;
+  want: string;
+  /** Why it is wrong, in words (names the NIC or host it concerns). */
+  why: string;
+}
+
+/** Differences of one host's tables from the desired state; empty when it is converged. Stops
+ * after `limit` differences (a host that missed a whole network differs in thousands). */
+export function diffHost(view: FabricView, hostName: string, limit = Infinity): TableDiff[] {
+  const host = view.hosts.get(hostName);
+  if (!host) return [];
+  const dp = host.dp;
+  const out: TableDiff[] = [];
+  const push = host.mode === 'push';
+  const carried = new Set(view.vnidsOf(hostName));
+  const add = (d: Omit<TableDiff, 'host'>) => out.length < limit && out.push({ host: hostName, ...d });
+  for (const vnid of carried) {
+    if (!dp.hasNetwork(vnid)) {
+      add({ vnid, table: 'network', key: String(vnid), have: '', want: 'present', why: `host carries ${view.local(vnid, hostName)[0]!.name} but has no VXLAN device for vnid ${vnid}` });
+      continue;
+    }
+    const spec = dp.networkSpec(vnid);
+    if (spec && spec.local !== host.underlay) {
+      add({ vnid, table: 'network', key: 'local', have: spec.local, want: host.underlay, why: 'VXLAN device has the wrong local address' });
+    }
+  }
+  for (const net of dp.networkIds()) {
+    if (!carried.has(net)) add({ vnid: net, table: 'network', key: String(net), have: 'present', want: '', why: `no endpoint of vnid ${net} is on this host any more` });
+  }
+  for (const vnid of carried) {
+    if (!dp.hasNetwork(vnid) || out.length >= limit) continue;
+    const members = view.byVnid.get(vnid) ?? [];
+    const byMac = new Map<string, SimEndpoint>();
+    const byIp = new Map<string, SimEndpoint>();
+    for (const e of members) {
+      byMac.set(e.mac, e);
+      for (const ip of e.ips) byIp.set(canonicalIp(ip), e);
+    }
+    const tables = dp.tablesView(vnid)!;
+    // What is there must be right.
+    for (const [mac, dst] of tables.fdb) {
+      const e = byMac.get(mac);
+      if (e === undefined) add({ vnid, table: 'fdb', key: mac, have: dst, want: '', why: `no NIC of vnid ${vnid} has MAC ${mac} (stale)` });
+      else if (e.host === hostName) continue;
+      else {
+        const want = view.hosts.get(e.host)?.underlay ?? '';
+        if (dst !== want) add({ vnid, table: 'fdb', key: mac, have: dst, want, why: `${e.name} is on ${e.host}` });
+      }
+    }
+    for (const [ip, mac] of tables.neigh) {
+      const e = byIp.get(ip);
+      if (e === undefined) add({ vnid, table: 'neigh', key: ip, have: mac, want: '', why: `no NIC of vnid ${vnid} has address ${ip} (stale)` });
+      else if (e.host !== hostName && e.mac !== mac) add({ vnid, table: 'neigh', key: ip, have: mac, want: e.mac, why: `${ip} is ${e.name}'s` });
+    }
+    const carriers = new Set(view.carriers(vnid).map((h) => view.hosts.get(h)?.underlay ?? ''));
+    for (const dst of tables.flood) {
+      if (!carriers.has(dst) || dst === host.underlay) {
+        add({ vnid, table: 'flood', key: dst, have: dst, want: '', why: `${view.hostByUnderlay.get(dst)?.name ?? 'no host'} at ${dst} carries no endpoint of vnid ${vnid}` });
+      }
+    }
+    if (!push) continue;
+    // What should be there must be there.
+    for (const e of members) {
+      if (e.host === hostName) continue;
+      const want = view.hosts.get(e.host)?.underlay ?? '';
+      if (!tables.fdb.has(e.mac)) add({ vnid, table: 'fdb', key: e.mac, have: '', want, why: `missing entry for ${e.name} on ${e.host}` });
+      for (const ip of e.ips) {
+        const k = canonicalIp(ip);
+        if (!tables.neigh.has(k)) add({ vnid, table: 'neigh', key: k, have: '', want: e.mac, why: `missing proxy entry for ${e.name}` });
+      }
+    }
+    for (const dst of carriers) {
+      if (dst !== host.underlay && !tables.flood.has(dst)) {
+        add({ vnid, table: 'flood', key: dst, have: '', want: dst, why: `missing flood entry for ${view.hostByUnderlay.get(dst)?.name ?? dst}, which carries vnid ${vnid}` });
+      }
+    }
+  }
+  return out;
+}
+
+export function formatDiff(d: TableDiff): string {
+  const entry = d.table === 'network' ? `network ${d.key}` : `${d.table} ${d.key}`;
+  const change = d.have === '' ? `missing (want ${d.want})` : d.want === '' ? `${d.have} should not be there` : `${d.have}, want ${d.want}`;
+  return `${d.host} vnid ${d.vnid} ${entry}: ${change} — ${d.why}`;
+}

@@ -1,0 +1,74 @@
+// What the checker sees of a running fabric: the hosts with their (sim) data planes and the
+// endpoints as the controller has them now. Built by the runner from the controller's state; tests
+// build it by hand around hand-programmed SimDataPlanes.
+import type { SimDataPlane } from '../dataplane/sim/sim-dataplane.js';
+import type { AgentMode } from './topology.js';
+
+export interface SimEndpoint {
+  /** The NIC's name in the topology file. */
+  name: string;
+  /** TENANT/NETWORK */
+  network: string;
+  vnid: number;
+  host: string;
+  /** Canonical lowercase MAC. */
+  mac: string;
+  /** Canonical addresses. */
+  ips: string[];
+}
+
+export interface SimHost {
+  name: string;
+  underlay: string;
+  mode: AgentMode;
+  dp: SimDataPlane;
+  /** Why this host is exempt from the default expectation and the table audit (agent stopped, cut
+   * off from the lookup service); undefined when it is healthy. */
+  impaired?: string;
+}
+
+/** Indexes over the endpoints, rebuilt for each check (a check reads a consistent snapshot). */
+export class FabricView {
+  readonly hostByUnderlay = new Map<string, SimHost>();
+  /** vnid → its endpoints. */
+  readonly byVnid = new Map<number, SimEndpoint[]>();
+  /** vnid → host name → that host's endpoints of the vnid. */
+  readonly byVnidHost = new Map<number, Map<string, SimEndpoint[]>>();
+  readonly byName = new Map<string, SimEndpoint>();
+
+  constructor(readonly hosts: Map<string, SimHost>, endpoints: Iterable<SimEndpoint>) {
+    for (const h of hosts.values()) this.hostByUnderlay.set(h.underlay, h);
+    for (const e of endpoints) {
+      this.byName.set(e.name, e);
+      let list = this.byVnid.get(e.vnid);
+      if (!list) this.byVnid.set(e.vnid, (list = []));
+      list.push(e);
+      let perHost = this.byVnidHost.get(e.vnid);
+      if (!perHost) this.byVnidHost.set(e.vnid, (perHost = new Map()));
+      let local = perHost.get(e.host);
+      if (!local) perHost.set(e.host, (local = []));
+      local.push(e);
+    }
+  }
+
+  /** The endpoints of `vnid` on `host` (bridge ports). */
+  local(vnid: number, host: string): SimEndpoint[] {
+    return this.byVnidHost.get(vnid)?.get(host) ?? [];
+  }
+
+  /** Names of the hosts that carry `vnid` (have at least one of its endpoints). */
+  carriers(vnid: number): string[] {
+    return [...(this.byVnidHost.get(vnid)?.keys() ?? [])];
+  }
+
+  /** Vnids that `host` carries. */
+  vnidsOf(host: string): number[] {
+    const out: number[] = [];
+    for (const [vnid, perHost] of this.byVnidHost) if (perHost.has(host)) out.push(vnid);
+    return out;
+  }
+
+  isImpaired(host: string): boolean {
+    return this.hosts.get(host)?.impaired !== undefined;
+  }
+}
