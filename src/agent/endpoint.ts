@@ -70,6 +70,9 @@ export interface AttachRequest {
   ifname: string;
   /** How long to wait for the network's bridge. Default 10000 ms. */
   bridgeWaitMs?: number;
+  /** The host's network namespace when the caller is not in it (the simulator plugs endpoints
+   * into many namespaced hosts from one process); default: the current one. */
+  hostNetns?: string;
 }
 
 export interface AttachResult {
@@ -91,6 +94,7 @@ export function addressesWithPrefix(nic: Nic, net: Network): string[] {
 /** Idempotent: a NIC already plugged as asked is left alone (addresses and routes re-asserted). */
 export async function attachEndpoint(req: AttachRequest): Promise<AttachResult> {
   const { nic, network, netns, ifname } = req;
+  const inHost = req.hostNetns !== undefined ? ['-n', req.hostNetns] : [];
   if (!/^[A-Za-z0-9_.-]{1,15}$/.test(ifname)) throw invalid('ifname', ifname, 'must be 1-15 letters, digits, _ . -');
   if (!netnsExists(netns)) throw new VxfabError('NOT_FOUND', `network namespace "${netns}" does not exist`, { field: 'netns', value: netns });
   const bridge = bridgeDeviceName(nic.vnid);
@@ -99,7 +103,7 @@ export async function attachEndpoint(req: AttachRequest): Promise<AttachResult> 
   const mtu = String(network.mtu);
 
   const deadline = Date.now() + (req.bridgeWaitMs ?? 10_000);
-  while ((await link(bridge)) === undefined) {
+  while ((await link(bridge, req.hostNetns)) === undefined) {
     if (Date.now() > deadline) {
       throw new VxfabError('UNAVAILABLE', `bridge ${bridge} of network ${network.tenant}/${network.name} is not on this host: is the agent running for this node?`,
         { field: 'nic', value: nic.id });
@@ -107,7 +111,7 @@ export async function attachEndpoint(req: AttachRequest): Promise<AttachResult> 
     await new Promise((r) => setTimeout(r, 100));
   }
 
-  const host = await link(hostIf);
+  const host = await link(hostIf, req.hostNetns);
   const inside = await link(ifname, netns);
   let action: AttachResult['action'] = 'unchanged';
   const ours = host !== undefined && inside !== undefined && inside.address?.toLowerCase() === nic.mac.toLowerCase();
@@ -116,14 +120,14 @@ export async function attachEndpoint(req: AttachRequest): Promise<AttachResult> 
       throw new VxfabError('CONFLICT', `namespace "${netns}" already has an interface ${ifname} (mac ${inside.address ?? '?'}), not NIC ${nic.id}'s`,
         { field: 'ifname', value: ifname });
     }
-    if (host !== undefined) await ip(['link', 'del', hostIf]);
+    if (host !== undefined) await ip([...inHost, 'link', 'del', hostIf]);
     const peer = tempPeerName(nic.id);
-    await must(['link', 'add', hostIf, 'type', 'veth', 'peer', 'name', peer, 'netns', netns], 'create veth pair');
+    await must([...inHost, 'link', 'add', hostIf, 'type', 'veth', 'peer', 'name', peer, 'netns', netns], 'create veth pair');
     try {
       await must(['-n', netns, 'link', 'set', peer, 'name', ifname], 'rename endpoint interface');
       await must(['-n', netns, 'link', 'set', ifname, 'address', nic.mac, 'mtu', mtu], 'set endpoint mac and mtu');
     } catch (e) {
-      await ip(['link', 'del', hostIf]);
+      await ip([...inHost, 'link', 'del', hostIf]);
       throw e;
     }
     action = 'attached';
@@ -138,14 +142,14 @@ export async function attachEndpoint(req: AttachRequest): Promise<AttachResult> 
   if (network.gateway6 && nic.ips.some((a) => a.includes(':'))) {
     await must(['-n', netns, '-6', 'route', 'replace', 'default', 'via', network.gateway6, 'dev', ifname], 'IPv6 default route');
   }
-  await must(['link', 'set', hostIf, 'mtu', mtu, 'master', bridge, 'up'], 'plug host end into the bridge');
+  await must([...inHost, 'link', 'set', hostIf, 'mtu', mtu, 'master', bridge, 'up'], 'plug host end into the bridge');
   return { action, hostIf, bridge, addresses };
 }
 
-/** Idempotent: an absent veth is fine. */
-export async function detachEndpoint(nicId: string): Promise<{ action: 'detached' | 'absent'; hostIf: string }> {
+/** Idempotent: an absent veth is fine. `hostNetns`: as in AttachRequest. */
+export async function detachEndpoint(nicId: string, hostNetns?: string): Promise<{ action: 'detached' | 'absent'; hostIf: string }> {
   const hostIf = hostVethName(nicId);
-  if ((await link(hostIf)) === undefined) return { action: 'absent', hostIf };
-  await must(['link', 'del', hostIf], 'delete veth pair');
+  if ((await link(hostIf, hostNetns)) === undefined) return { action: 'absent', hostIf };
+  await must([...(hostNetns !== undefined ? ['-n', hostNetns] : []), 'link', 'del', hostIf], 'delete veth pair');
   return { action: 'detached', hostIf };
 }
