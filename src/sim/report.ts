@@ -44,7 +44,8 @@ export interface CheckpointReport {
 export interface RunReport {
   topology: string;
   seed: number;
-  dataplane: 'sim';
+  /** sim: in-memory tables walked; linux: namespaces, kernel tables and real pings (walks = pings). */
+  dataplane: 'sim' | 'linux';
   hosts: number;
   tenants: number;
   networks: number;
@@ -64,7 +65,7 @@ const ms = (n: number) => `${n.toFixed(n < 10 ? 1 : 0)} ms`;
 
 export function formatReport(r: RunReport, maxViolations = 20): string {
   const out: string[] = [];
-  out.push(`topology ${r.topology} (seed ${r.seed}): ${r.hosts} hosts, ${r.tenants} tenants, ${r.networks} networks, ${r.nics} NICs, lookup ${r.lookups.join(', ')}`);
+  out.push(`topology ${r.topology} (seed ${r.seed}${r.dataplane === 'linux' ? ', data plane linux' : ''}): ${r.hosts} hosts, ${r.tenants} tenants, ${r.networks} networks, ${r.nics} NICs, lookup ${r.lookups.join(', ')}`);
   out.push(`boot: objects created in ${ms(r.boot.createMs)}, agents started in ${ms(r.boot.agentsStartMs)}, ` +
     (r.boot.converged ? `converged in ${ms(r.boot.convergeMs)}` : `NOT converged after ${ms(r.boot.convergeMs)}`));
   const slow = r.steps.filter((s) => !s.converged);
@@ -75,7 +76,7 @@ export function formatReport(r: RunReport, maxViolations = 20): string {
     out.push(`  convergence: max ${ms(c.convergeMs)}, p99 ${ms(c.convergeP99Ms)} over ${c.steps} step(s)`);
     if (c.moves.count > 0) out.push(`  moves: ${c.moves.count}, new location at every other carrier: p50 ${ms(c.moves.propagateP50Ms)}, p99 ${ms(c.moves.propagateP99Ms)}, max ${ms(c.moves.propagateMaxMs)}`);
     out.push(`  messages: ${c.messages.total} (lookup ${c.messages.lookup}, of which events ${c.messages.lookupEvents}; controller ${c.messages.controller})`);
-    out.push(`  entries per host: min ${c.entriesPerHost.min}, avg ${c.entriesPerHost.avg.toFixed(1)}, max ${c.entriesPerHost.max}; ${c.walks} walks`);
+    out.push(`  entries per host: min ${c.entriesPerHost.min}, avg ${c.entriesPerHost.avg.toFixed(1)}, max ${c.entriesPerHost.max}; ${c.walks} ${r.dataplane === 'linux' ? 'pings' : 'walks'}`);
     out.push(`  memory: rss ${c.memory.rssMiB.toFixed(0)} MiB, heap ${c.memory.heapMiB.toFixed(0)} MiB`);
     for (const v of c.violations.slice(0, maxViolations)) {
       out.push(`  ✗ [${v.kind}] ${v.message}${v.alsoFrom ? ` (also from ${v.alsoFrom} other NIC(s) on the same host)` : ''}`);

@@ -3,9 +3,9 @@ import { spawn } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { pino } from 'pino';
-import { VxfabError } from '../../model/errors.js';
 import { expandTopology } from '../../sim/expand.js';
 import { FAULTS, type Fault } from '../../sim/faulty-dataplane.js';
+import { runLinuxTopology } from '../../sim/linux-runner.js';
 import { loadTopologyFile } from '../../sim/loader.js';
 import { progressBar } from '../../sim/progress.js';
 import { renderDot } from '../../sim/render.js';
@@ -34,17 +34,15 @@ export function topologyCommands(program: Command): void {
   const topo = program.command('topology').description('simulate whole fabrics from topology files (docs/topologies.md)');
   topo.command('run <file>')
     .description('run a topology: controller, lookup and one agent per host in this process, checked at every checkpoint')
-    .option('--dataplane <kind>', 'sim (in-memory tables) or linux (namespaces; not supported in this build)', 'sim')
+    .option('--dataplane <kind>', 'sim (in-memory tables) or linux (root; a namespace per host and NIC, real pings; at most 16 hosts, 64 NICs)', 'sim')
     .option('--seed <n>', 'seed for generators and random steps (default: the file\'s)')
     .option('-o, --output <format>', 'table or json')
     .option('--settle-timeout <ms>', 'how long a step may take to converge (default: the file\'s, else 15000)')
     .option('--break-agents <fault>', `checker self-test: run every agent over a faulty data plane (${FAULTS.join(', ')})`)
     .option('--log-level <level>', 'log level of the simulated parts (stderr)', 'silent')
     .action((file: string, o: RunOpts) => guard(program, o.output, async (json) => {
-      if (o.dataplane === 'linux') {
-        throw new VxfabError('UNIMPLEMENTED', '--dataplane linux: not supported in this build (use --dataplane sim)', { field: 'dataplane', value: 'linux' });
-      }
-      if (o.dataplane !== 'sim') throw new UsageError(`--dataplane "${o.dataplane}": expected sim or linux`);
+      if (o.dataplane !== 'sim' && o.dataplane !== 'linux') throw new UsageError(`--dataplane "${o.dataplane}": expected sim or linux`);
+      if (o.dataplane === 'linux' && o.breakAgents !== undefined) throw new UsageError('--break-agents works with --dataplane sim only');
       if (o.breakAgents !== undefined && !(FAULTS as readonly string[]).includes(o.breakAgents)) {
         throw new UsageError(`--break-agents "${o.breakAgents}": expected one of ${FAULTS.join(', ')}`);
       }
@@ -52,7 +50,11 @@ export function topologyCommands(program: Command): void {
       if (settle !== undefined && !(Number.isInteger(settle) && settle > 0)) throw new UsageError(`--settle-timeout "${o.settleTimeout}": expected milliseconds`);
       const plan = expandTopology(await loadTopologyFile(file), parseSeed(o.seed));
       const bar = progressBar();
-      const report = await runTopology(plan, {
+      const report = o.dataplane === 'linux' ? await runLinuxTopology(plan, {
+        logger: pino({ level: o.logLevel }, process.stderr),
+        onProgress: (p) => bar.update(p),
+        ...(settle ? { settleTimeoutMs: settle } : {}),
+      }).finally(() => bar.done()) : await runTopology(plan, {
         logger: pino({ level: o.logLevel }, process.stderr),
         onProgress: (p) => bar.update(p),
         ...(settle ? { settleTimeoutMs: settle } : {}),
