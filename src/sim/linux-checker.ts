@@ -97,8 +97,22 @@ export async function checkLinuxFabric(view: FabricView, kernel: FabricView, o: 
     }
   }
 
-  const results = await boundedAll(jobs, o.concurrency ?? 8, (j) =>
-    ping(o.endpointNs.get(j.from.name)!, j.to.ips[0]!, j.kind === 'reach' ? REACH_ATTEMPTS : ISOLATION_ATTEMPTS));
+  // Pings of one source to one address run in turn (each flushes and reads the source's neighbour
+  // entry for the address); all others at once, up to the concurrency.
+  const groups = new Map<string, number[]>();
+  jobs.forEach((j, i) => {
+    const key = `${j.from.name} ${j.to.ips[0]!}`;
+    const g = groups.get(key);
+    if (g) g.push(i);
+    else groups.set(key, [i]);
+  });
+  const results: PingResult[] = new Array<PingResult>(jobs.length);
+  await boundedAll([...groups.values()], o.concurrency ?? 8, async (g) => {
+    for (const i of g) {
+      const j = jobs[i]!;
+      results[i] = await ping(o.endpointNs.get(j.from.name)!, j.to.ips[0]!, j.kind === 'reach' ? REACH_ATTEMPTS : ISOLATION_ATTEMPTS);
+    }
+  });
   result.pings = jobs.length;
   jobs.forEach((j, i) => {
     const r = results[i]!;

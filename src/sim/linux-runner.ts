@@ -63,9 +63,9 @@ interface MoveWatch {
 }
 
 export async function runLinuxTopology(plan: Plan, options: LinuxRunOptions = {}): Promise<RunReport> {
+  checkLinuxPlan(plan);
   const problem = linuxPrivilegeProblem();
   if (problem !== undefined) throw new VxfabError('PERMISSION_DENIED', problem, { field: 'dataplane', value: 'linux' });
-  checkLinuxPlan(plan);
   const run = new LinuxRun(plan, options);
   const onSignal = (signal: NodeJS.Signals) => {
     process.stderr.write(`${signal}: removing the run's namespaces…\n`);
