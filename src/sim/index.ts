@@ -2,6 +2,8 @@
 export { loadTopologyFile, parseTopology } from './loader.js';
 export { expandTopology } from './expand.js';
 export { runTopology, type RunOptions, type Progress } from './runner.js';
+export { runLinuxTopology, type LinuxRunOptions } from './linux-runner.js';
+export { LINUX_MAX_HOSTS, LINUX_MAX_NICS, checkLinuxPlan } from './linux-limits.js';
 export { checkFabric, type CheckOptions, type CheckResult, type Violation } from './checker.js';
 export { FabricView, type SimEndpoint, type SimHost } from './fabric.js';
 export { diffHost, formatDiff, type TableDiff } from './desired.js';
