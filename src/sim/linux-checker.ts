@@ -3,6 +3,8 @@
 // The default expectation, as the simulator's checker has it but proven by pings:
 // - reach: from one endpoint per (host, network) to every other endpoint of the network (the path
 //   depends on the source host's bridge and tables, not on which local endpoint sends);
+// - broadcast: the same sender's broadcast ping (255.255.255.255, flooded by head-end replication)
+//   must be answered by every other endpoint of the network, and by nothing else;
 // - isolation: two seeded random endpoints of other networks per (host, network) must not answer;
 // - table audit: every healthy host's tables, read back from its kernel, against the desired state.
 // Endpoints on impaired hosts (agent stopped, cut off) are exempt from the default; explicit pairs
@@ -16,7 +18,7 @@ import type { Violation } from './checker.js';
 import { diffHost, formatDiff } from './desired.js';
 import { FabricView, type SimEndpoint, type SimHost } from './fabric.js';
 import type { LinuxHostRuntime } from './linux-host.js';
-import { boundedAll, ping, type PingResult } from './pings.js';
+import { boundedAll, broadcastPing, ping, type PingResult } from './pings.js';
 import { Prng } from './prng.js';
 import type { PairDecl } from './topology.js';
 
@@ -62,6 +64,8 @@ export async function checkLinuxFabric(view: FabricView, kernel: FabricView, o: 
     if (result.violations.length < 1000) result.violations.push(v);
   };
   const jobs: Job[] = [];
+  /** One sender per (host, network) and the endpoints its broadcast must reach. */
+  const broadcasts: Array<{ from: SimEndpoint; members: SimEndpoint[]; all: SimEndpoint[] }> = [];
   const seen = new Set<string>();
   const add = (j: Job) => {
     const key = `${j.kind} ${j.from.name} ${j.to.name} ${j.line ?? ''}`;
@@ -79,6 +83,7 @@ export async function checkLinuxFabric(view: FabricView, kernel: FabricView, o: 
         if (view.isImpaired(srcHost)) continue;
         const sender = [...senders].sort((a, b) => a.name.localeCompare(b.name))[0]!;
         for (const to of members) add({ kind: 'reach', from: sender, to });
+        if (sender.ips.length > 0) broadcasts.push({ from: sender, members, all: view.byVnid.get(vnid) ?? [] });
         const others = all.filter((e) => e.vnid !== vnid);
         for (let i = 0; i < 2 && others.length > 0; i++) add({ kind: 'isolation', from: sender, to: rng.pick(others) });
       }
@@ -129,6 +134,32 @@ export async function checkLinuxFabric(view: FabricView, kernel: FabricView, o: 
       report({
         kind: 'isolation', from: j.from.name, to: j.to.name,
         message: `${at}${j.from.name} (${j.from.host}, ${j.from.network}) reaches ${j.to.name} (${j.to.host}, ${j.to.network}): ${describe(r, j.to)}`,
+      });
+    }
+  });
+
+  const heard = await boundedAll(broadcasts, o.concurrency ?? 8, (b) => broadcastPing(o.endpointNs.get(b.from.name)!));
+  broadcasts.forEach((b, i) => {
+    const from = heard[i]!;
+    // Endpoints of the network on impaired hosts need not answer, but may.
+    const own = new Set([...b.from.ips, ...b.all.flatMap((e) => e.ips)]);
+    const expected = new Set<string>();
+    for (const to of b.members) {
+      if (to === b.from || to.ips.length === 0) continue;
+      result.pings++;
+      expected.add(to.ips[0]!);
+      if (!from.has(to.ips[0]!)) {
+        report({
+          kind: 'broadcast', from: b.from.name, to: to.name,
+          message: `broadcast ping from ${b.from.name} (${b.from.host}) in ${b.from.network} gets no reply from ${to.name} (${to.host}, ${to.ips[0]})`,
+        });
+      }
+    }
+    for (const ip of from) {
+      if (expected.has(ip) || own.has(ip)) continue;
+      report({
+        kind: 'isolation', from: b.from.name,
+        message: `broadcast ping from ${b.from.name} (${b.from.host}) in ${b.from.network} is answered by ${ip}, which is no endpoint of ${b.from.network}`,
       });
     }
   });

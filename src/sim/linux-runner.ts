@@ -32,7 +32,7 @@ import { LinuxHostRuntime, UNDERLAY_DEV } from './linux-host.js';
 import { checkLinuxPlan, linuxPrivilegeProblem } from './linux-limits.js';
 import { SimLookup } from './lookups.js';
 import { NamespaceSet, ipMust } from './netns.js';
-import { ENDPOINT_IF } from './pings.js';
+import { ENDPOINT_IF, answerBroadcastPings } from './pings.js';
 import { memoryMiB, percentile, type CheckpointReport, type RunReport, type StepReport } from './report.js';
 import type { Progress } from './runner.js';
 import type { CheckpointDecl, Plan, PlanNic, PlanStep } from './topology.js';
@@ -265,6 +265,7 @@ class LinuxRun {
     let ns = this.endpointNs.get(name);
     if (ns === undefined) {
       ns = await this.nss.add(`e${++this.nextEndpoint}`);
+      await answerBroadcastPings(ns);
       this.endpointNs.set(name, ns);
     }
     const host = this.hosts.get(nic.node)!;

@@ -60,3 +60,18 @@ export async function boundedAll<T, R>(items: T[], limit: number, fn: (item: T) 
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
   return out;
 }
+
+/** Lets an endpoint answer broadcast echo requests (off by default in every namespace). */
+export async function answerBroadcastPings(ns: string): Promise<void> {
+  await execCommand('ip', ['netns', 'exec', ns, 'sysctl', '-qw', 'net.ipv4.icmp_echo_ignore_broadcasts=0'], 5000);
+}
+
+/** Broadcast echo requests (to 255.255.255.255 out of the endpoint's interface) for 1 s; returns
+ * the addresses that replied. The frames go to ff:ff:ff:ff:ff:ff, so they cross hosts only through
+ * the flood entries. */
+export async function broadcastPing(ns: string): Promise<Set<string>> {
+  const r = await execCommand('ip', ['netns', 'exec', ns, 'ping', '-n', '-b', '-I', ENDPOINT_IF, '-i', '0.2', '-w', '1', '255.255.255.255'], 5000);
+  const from = new Set<string>();
+  for (const m of r.stdout.matchAll(/bytes from ([0-9.]+):/g)) from.add(m[1]!);
+  return from;
+}
