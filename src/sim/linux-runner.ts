@@ -83,8 +83,11 @@ export async function runLinuxTopology(plan: Plan, options: LinuxRunOptions = {}
     timer = setTimeout(() => reject(new VxfabError('DEADLINE_EXCEEDED', `--dataplane linux: the run took longer than ${maxMs} ms; stopped`,
       { field: 'maxRunMs', value: String(maxMs) })), maxMs);
   });
+  const running = run.run();
+  // After the deadline the run fails as its namespaces go: that failure is the deadline's.
+  running.catch(() => undefined);
   try {
-    return await Promise.race([run.run(), deadline]);
+    return await Promise.race([running, deadline]);
   } finally {
     clearTimeout(timer);
     await run.close();
