@@ -22,8 +22,10 @@ export interface TableDiff {
 }
 
 /** Differences of one host's tables from the desired state; empty when it is converged. Stops
- * after `limit` differences (a host that missed a whole network differs in thousands). */
-export function diffHost(view: FabricView, hostName: string, limit = Infinity): TableDiff[] {
+ * after `limit` differences (a host that missed a whole network differs in thousands). With
+ * `only`, the networks' presence is judged in full but only those networks' tables are compared:
+ * for a caller that knows the other tables matched and have not changed since (runner.ts). */
+export function diffHost(view: FabricView, hostName: string, limit = Infinity, only?: ReadonlySet<number>): TableDiff[] {
   const host = view.hosts.get(hostName);
   if (!host) return [];
   const dp = host.dp;
@@ -50,7 +52,7 @@ export function diffHost(view: FabricView, hostName: string, limit = Infinity): 
     if (!carried.has(net) && add({ vnid: net, table: 'network', key: String(net), have: 'present', want: '', why: `no endpoint of vnid ${net} is on this host any more` })) return out;
   }
   for (const vnid of carried) {
-    if (!dp.hasNetwork(vnid)) continue;
+    if (!dp.hasNetwork(vnid) || (only !== undefined && !only.has(vnid))) continue;
     const members = view.byVnid.get(vnid) ?? [];
     const { byMac, byIp, carrierUnderlays: carriers, canonicalIps } = view.vnidIndex(vnid);
     const tables = dp.tablesView(vnid)!;

@@ -109,3 +109,19 @@ export class FabricView {
     return this.hosts.get(host)?.impaired !== undefined;
   }
 }
+
+/** Networks whose endpoints differ between two views (added, removed, moved or readdressed): the
+ * only networks whose desired tables can differ, since hosts and their underlays do not change. */
+export function changedVnids(a: FabricView, b: FabricView): Set<number> {
+  const out = new Set<number>();
+  for (const [vnid, list] of a.byVnid) {
+    const other = b.byVnid.get(vnid);
+    if (other === undefined || other.length !== list.length || list.some((e, i) => !sameEndpoint(e, other[i]!))) out.add(vnid);
+  }
+  for (const vnid of b.byVnid.keys()) if (!a.byVnid.has(vnid)) out.add(vnid);
+  return out;
+}
+
+function sameEndpoint(a: SimEndpoint, b: SimEndpoint): boolean {
+  return a.name === b.name && a.host === b.host && a.mac === b.mac && a.ips.length === b.ips.length && a.ips.every((ip, i) => ip === b.ips[i]);
+}
