@@ -1,11 +1,14 @@
 // `npm run bench -- NAME`: runs one benchmark. Each prints a table with a baseline measured in
 // the same run and the ratio to it, and states the machine it ran on.
+import { spawnSync } from 'node:child_process';
 import { pathToFileURL } from 'node:url';
 
 interface Entry {
   module: string;
   run: string;
   about: string;
+  /** Run the module as its own script (it starts node with the V8 flags it needs). */
+  script?: true;
 }
 
 const BENCHES: Record<string, Entry> = {
@@ -13,7 +16,7 @@ const BENCHES: Record<string, Entry> = {
   lookup: { module: './lookup.js', run: 'runLookupBench', about: 'VL2 lookups/s vs a TCP echo and Redis, latency, memory per mapping, move fan-out' },
   'lookup-index': { module: './lookup-index.js', run: 'runLookupIndexBench', about: 'the in-memory lookup index alone: bytes/mapping and lookups/s' },
   dataplane: { module: './dataplane.js', run: 'runDataplaneBench', about: 'Linux FDB+neighbour programming rate vs ip/bridge -batch; miss→install latency (root)' },
-  sim: { module: './sim.js', run: 'runSimBench', about: 'topology simulation at 100, 300 and 1,000 hosts' },
+  sim: { module: './sim.js', run: 'runSimBench', about: 'topology simulation at 100, 300 and 1,000 hosts', script: true },
   wire: { module: './wire.js', run: 'runWireBench', about: 'RPC transport vs a raw framed echo' },
   store: { module: './store.js', run: 'runStoreBench', about: 'store commits/s vs raw LevelDB' },
 };
@@ -27,6 +30,9 @@ const entry = name === undefined ? undefined : BENCHES[name];
 if (!entry) {
   process.stderr.write((name ? `unknown benchmark "${name}"\n` : '') + usage());
   process.exitCode = 2;
+} else if (entry.script) {
+  const r = spawnSync(process.execPath, [...process.execArgv, new URL(entry.module, import.meta.url).pathname], { stdio: 'inherit' });
+  process.exitCode = r.status ?? 1;
 } else {
   const mod = (await import(pathToFileURL(new URL(entry.module, import.meta.url).pathname).href)) as Record<string, unknown>;
   const fn = mod[entry.run];

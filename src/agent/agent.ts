@@ -30,7 +30,7 @@ import { canonicalIp, canonicalMac } from '../dataplane/validate.js';
 import { VxfabError, isVxfabError } from '../model/errors.js';
 import type { Nic } from '../model/objects.js';
 import { LookupLink, type LookupLinkOptions } from './lookup-link.js';
-import { NetState, cloneTables } from './net-state.js';
+import { NetState } from './net-state.js';
 import type { ControllerPort, LookupConnection, LookupDialer, LookupEvent } from './ports.js';
 
 export type AgentMode = 'push' | 'on-demand';
@@ -599,7 +599,9 @@ export class Agent extends EventEmitter<AgentEvents> {
         const changes = diffTables(want, net.mirror);
         if (isNoChange(changes)) continue;
         await this.write(vnid, changes);
-        net.mirror = cloneTables(want);
+        // `want` was built for this diff and nothing else holds it: it becomes the mirror as is
+        // (a copy would double what every network's tables cost).
+        net.mirror = want;
         changed = true;
       } catch (e) {
         net.mirror = undefined;
@@ -646,7 +648,7 @@ export class Agent extends EventEmitter<AgentEvents> {
         report.neighDel += changes.neighDel?.length ?? 0;
         await this.write(net.vnid, changes);
       }
-      net.mirror = cloneTables(want);
+      net.mirror = want;
     }
     this.lastReconcile = report;
     this.emit('change');

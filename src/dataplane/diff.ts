@@ -13,12 +13,20 @@ export function diffTables(desired: Tables, actual: Tables): TableChanges {
   const have = canonicalTables(actual, 'actual');
   const changes: TableChanges = {};
 
-  const fdbSet = [...want.fdb].filter(([mac, dst]) => have.fdb.get(mac) !== dst).map(([mac, dst]) => ({ mac, dst }));
-  const fdbDel = [...have.fdb.keys()].filter((mac) => !want.fdb.has(mac));
-  const floodAdd = [...want.flood].filter((d) => !have.flood.has(d));
-  const floodDel = [...have.flood].filter((d) => !want.flood.has(d));
-  const neighSet = [...want.neigh].filter(([ip, mac]) => have.neigh.get(ip) !== mac).map(([ip, mac]) => ({ ip, mac }));
-  const neighDel = [...have.neigh.keys()].filter((ip) => !want.neigh.has(ip));
+  // Plain loops: an agent diffs a network on every event that touches it, and spread copies of
+  // every entry were most of what a diff allocated.
+  const fdbSet: Array<{ mac: string; dst: string }> = [];
+  for (const [mac, dst] of want.fdb) if (have.fdb.get(mac) !== dst) fdbSet.push({ mac, dst });
+  const fdbDel: string[] = [];
+  for (const mac of have.fdb.keys()) if (!want.fdb.has(mac)) fdbDel.push(mac);
+  const floodAdd: string[] = [];
+  for (const d of want.flood) if (!have.flood.has(d)) floodAdd.push(d);
+  const floodDel: string[] = [];
+  for (const d of have.flood) if (!want.flood.has(d)) floodDel.push(d);
+  const neighSet: Array<{ ip: string; mac: string }> = [];
+  for (const [ip, mac] of want.neigh) if (have.neigh.get(ip) !== mac) neighSet.push({ ip, mac });
+  const neighDel: string[] = [];
+  for (const ip of have.neigh.keys()) if (!want.neigh.has(ip)) neighDel.push(ip);
 
   if (fdbSet.length > 0) changes.fdbSet = fdbSet.sort((a, b) => cmp(a.mac, b.mac));
   if (fdbDel.length > 0) changes.fdbDel = fdbDel.sort(cmp);
@@ -44,12 +52,15 @@ export function emptyTables(): Tables {
 
 function canonicalTables(t: Tables, side: string): Tables {
   const out = emptyTables();
+  // Field names are built only for a value that fails (canonicalX calls the function then).
   for (const [mac, dst] of t.fdb) {
-    out.fdb.set(canonicalMac(mac, `${side}.fdb[${mac}]`), canonicalVtep(dst, `${side}.fdb[${mac}]`));
+    const field = () => `${side}.fdb[${mac}]`;
+    out.fdb.set(canonicalMac(mac, field), canonicalVtep(dst, field));
   }
-  for (const d of t.flood) out.flood.add(canonicalVtep(d, `${side}.flood[${d}]`));
+  for (const d of t.flood) out.flood.add(canonicalVtep(d, () => `${side}.flood[${d}]`));
   for (const [ip, mac] of t.neigh) {
-    out.neigh.set(canonicalIp(ip, `${side}.neigh[${ip}]`), canonicalMac(mac, `${side}.neigh[${ip}]`));
+    const field = () => `${side}.neigh[${ip}]`;
+    out.neigh.set(canonicalIp(ip, field), canonicalMac(mac, field));
   }
   return out;
 }

@@ -5,7 +5,6 @@
 // so there only wrong entries count, not missing ones. Networks without a local endpoint should be
 // absent. Keys of the host's own endpoints are not judged: the bridge, not the VXLAN device,
 // delivers to them.
-import { canonicalIp } from '../dataplane/validate.js';
 import type { FabricView, SimEndpoint } from './fabric.js';
 
 export type TableName = 'fdb' | 'flood' | 'neigh' | 'network';
@@ -23,73 +22,76 @@ export interface TableDiff {
 }
 
 /** Differences of one host's tables from the desired state; empty when it is converged. Stops
- * after `limit` differences (a host that missed a whole network differs in thousands). */
-export function diffHost(view: FabricView, hostName: string, limit = Infinity): TableDiff[] {
+ * after `limit` differences (a host that missed a whole network differs in thousands). With
+ * `only`, the networks' presence is judged in full but only those networks' tables are compared:
+ * for a caller that knows the other tables matched and have not changed since (runner.ts). */
+export function diffHost(view: FabricView, hostName: string, limit = Infinity, only?: ReadonlySet<number>): TableDiff[] {
   const host = view.hosts.get(hostName);
   if (!host) return [];
   const dp = host.dp;
   const out: TableDiff[] = [];
   const push = host.mode === 'push';
   const carried = new Set(view.vnidsOf(hostName));
-  const add = (d: Omit<TableDiff, 'host'>) => out.length < limit && out.push({ host: hostName, ...d });
+  // Stops looking once `limit` differences are found: the simulator asks "converged yet?" with
+  // limit 1 for every host a write touched, and most such looks find a difference early.
+  const add = (d: Omit<TableDiff, 'host'>): boolean => {
+    if (out.length < limit) out.push({ host: hostName, ...d });
+    return out.length >= limit;
+  };
   for (const vnid of carried) {
     if (!dp.hasNetwork(vnid)) {
-      add({ vnid, table: 'network', key: String(vnid), have: '', want: 'present', why: `host carries ${view.local(vnid, hostName)[0]!.name} but has no VXLAN device for vnid ${vnid}` });
+      if (add({ vnid, table: 'network', key: String(vnid), have: '', want: 'present', why: `host carries ${view.local(vnid, hostName)[0]!.name} but has no VXLAN device for vnid ${vnid}` })) return out;
       continue;
     }
     const spec = dp.networkSpec(vnid);
     if (spec && spec.local !== host.underlay) {
-      add({ vnid, table: 'network', key: 'local', have: spec.local, want: host.underlay, why: 'VXLAN device has the wrong local address' });
+      if (add({ vnid, table: 'network', key: 'local', have: spec.local, want: host.underlay, why: 'VXLAN device has the wrong local address' })) return out;
     }
   }
   for (const net of dp.networkIds()) {
-    if (!carried.has(net)) add({ vnid: net, table: 'network', key: String(net), have: 'present', want: '', why: `no endpoint of vnid ${net} is on this host any more` });
+    if (!carried.has(net) && add({ vnid: net, table: 'network', key: String(net), have: 'present', want: '', why: `no endpoint of vnid ${net} is on this host any more` })) return out;
   }
   for (const vnid of carried) {
-    if (!dp.hasNetwork(vnid) || out.length >= limit) continue;
+    if (!dp.hasNetwork(vnid) || (only !== undefined && !only.has(vnid))) continue;
     const members = view.byVnid.get(vnid) ?? [];
-    const byMac = new Map<string, SimEndpoint>();
-    const byIp = new Map<string, SimEndpoint>();
-    for (const e of members) {
-      byMac.set(e.mac, e);
-      for (const ip of e.ips) byIp.set(canonicalIp(ip), e);
-    }
+    const { byMac, byIp, carrierUnderlays: carriers, canonicalIps } = view.vnidIndex(vnid);
     const tables = dp.tablesView(vnid)!;
     // What is there must be right.
     for (const [mac, dst] of tables.fdb) {
       const e = byMac.get(mac);
-      if (e === undefined) add({ vnid, table: 'fdb', key: mac, have: dst, want: '', why: `no NIC of vnid ${vnid} has MAC ${mac} (stale)` });
-      else if (e.host === hostName) continue;
+      if (e === undefined) {
+        if (add({ vnid, table: 'fdb', key: mac, have: dst, want: '', why: `no NIC of vnid ${vnid} has MAC ${mac} (stale)` })) return out;
+      } else if (e.host === hostName) continue;
       else {
         const want = view.hosts.get(e.host)?.underlay ?? '';
-        if (dst !== want) add({ vnid, table: 'fdb', key: mac, have: dst, want, why: `${e.name} is on ${e.host}` });
+        if (dst !== want && add({ vnid, table: 'fdb', key: mac, have: dst, want, why: `${e.name} is on ${e.host}` })) return out;
       }
     }
     for (const [ip, mac] of tables.neigh) {
       const e = byIp.get(ip);
-      if (e === undefined) add({ vnid, table: 'neigh', key: ip, have: mac, want: '', why: `no NIC of vnid ${vnid} has address ${ip} (stale)` });
-      else if (e.host !== hostName && e.mac !== mac) add({ vnid, table: 'neigh', key: ip, have: mac, want: e.mac, why: `${ip} is ${e.name}'s` });
+      if (e === undefined) {
+        if (add({ vnid, table: 'neigh', key: ip, have: mac, want: '', why: `no NIC of vnid ${vnid} has address ${ip} (stale)` })) return out;
+      } else if (e.host !== hostName && e.mac !== mac && add({ vnid, table: 'neigh', key: ip, have: mac, want: e.mac, why: `${ip} is ${e.name}'s` })) return out;
     }
-    const carriers = new Set(view.carriers(vnid).map((h) => view.hosts.get(h)?.underlay ?? ''));
     for (const dst of tables.flood) {
       if (!carriers.has(dst) || dst === host.underlay) {
-        add({ vnid, table: 'flood', key: dst, have: dst, want: '', why: `${view.hostByUnderlay.get(dst)?.name ?? 'no host'} at ${dst} carries no endpoint of vnid ${vnid}` });
+        if (add({ vnid, table: 'flood', key: dst, have: dst, want: '', why: `${view.hostByUnderlay.get(dst)?.name ?? 'no host'} at ${dst} carries no endpoint of vnid ${vnid}` })) return out;
       }
     }
-    if (!push) continue;
     // What should be there must be there.
-    for (const e of members) {
-      if (e.host === hostName) continue;
-      const want = view.hosts.get(e.host)?.underlay ?? '';
-      if (!tables.fdb.has(e.mac)) add({ vnid, table: 'fdb', key: e.mac, have: '', want, why: `missing entry for ${e.name} on ${e.host}` });
-      for (const ip of e.ips) {
-        const k = canonicalIp(ip);
-        if (!tables.neigh.has(k)) add({ vnid, table: 'neigh', key: k, have: '', want: e.mac, why: `missing proxy entry for ${e.name}` });
+    if (push) {
+      for (const e of members) {
+        if (e.host === hostName) continue;
+        const want = view.hosts.get(e.host)?.underlay ?? '';
+        if (!tables.fdb.has(e.mac) && add({ vnid, table: 'fdb', key: e.mac, have: '', want, why: `missing entry for ${e.name} on ${e.host}` })) return out;
+        for (const k of canonicalIps.get(e)!) {
+          if (!tables.neigh.has(k) && add({ vnid, table: 'neigh', key: k, have: '', want: e.mac, why: `missing proxy entry for ${e.name}` })) return out;
+        }
       }
-    }
-    for (const dst of carriers) {
-      if (dst !== host.underlay && !tables.flood.has(dst)) {
-        add({ vnid, table: 'flood', key: dst, have: '', want: dst, why: `missing flood entry for ${view.hostByUnderlay.get(dst)?.name ?? dst}, which carries vnid ${vnid}` });
+      for (const dst of carriers) {
+        if (dst !== host.underlay && !tables.flood.has(dst)) {
+          if (add({ vnid, table: 'flood', key: dst, have: '', want: dst, why: `missing flood entry for ${view.hostByUnderlay.get(dst)?.name ?? dst}, which carries vnid ${vnid}` })) return out;
+        }
       }
     }
   }

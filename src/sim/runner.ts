@@ -18,7 +18,7 @@ import { nicFrom } from '../wire/objects.js';
 import { checkFabric } from './checker.js';
 import { MessageCounter } from './counting-ports.js';
 import { diffHost, formatDiff } from './desired.js';
-import { FabricView, type SimEndpoint } from './fabric.js';
+import { changedVnids, FabricView, type SimEndpoint } from './fabric.js';
 import type { Fault } from './faulty-dataplane.js';
 import { SimLookup } from './lookups.js';
 import { memoryMiB, percentile, type CheckpointReport, type RunReport, type StepReport } from './report.js';
@@ -79,6 +79,12 @@ class Simulation {
   private readonly settleMs: number;
   private wake: (() => void) | undefined;
   private readonly dirty = new Set<string>();
+  /** Hosts whose tables matched `judged` (the view of the last convergence) when last looked at,
+   * with the networks that may differ since: written to, or their endpoints changed. A host not
+   * in here (never matched, or a network created or removed since) is compared in full. Every
+   * change to a host's tables is observed, so comparing only these networks is exact. */
+  private readonly matched = new Map<string, Set<number>>();
+  private judged: FabricView | undefined;
 
   constructor(private readonly plan: Plan, private readonly o: RunOptions) {
     this.log = (o.logger ?? pino({ level: 'silent' })).child({ module: 'sim' });
@@ -202,8 +208,12 @@ class Simulation {
         this.dirty.add(host.name);
         this.wake?.();
       };
-      host.onNetworkChange = touched;
+      host.onNetworkChange = () => {
+        this.matched.delete(host.name);
+        touched();
+      };
       host.dp.observeWrites((w) => {
+        this.matched.get(host.name)?.add(w.vnid);
         touched();
         const m = this.moveWatch;
         if (m && w.table === 'fdb' && w.op === 'set' && w.key === m.mac && w.vnid === m.vnid) m.at.set(host.name, host.lastWriteAt);
@@ -220,13 +230,27 @@ class Simulation {
 
   // ---- the fabric as the checker sees it ------------------------------------------------------
 
+  /** SimEndpoints by NIC id, reused while the NIC is unchanged: a view is built twice per step,
+   * and 20,000 fresh endpoints each time kept the young generation busy while moves were timed. */
+  private readonly endpointCache = new Map<string, { nic: Nic; node: string; ips: string[]; revision: number; e: SimEndpoint }>();
+
   private view(): FabricView {
     const endpoints: SimEndpoint[] = [];
     for (const [id, nic] of this.controller.state.nics) {
-      endpoints.push({
+      const cached = this.endpointCache.get(id);
+      if (cached !== undefined && cached.nic === nic && cached.node === nic.node && cached.ips === nic.ips && cached.revision === nic.revision) {
+        endpoints.push(cached.e);
+        continue;
+      }
+      const e: SimEndpoint = {
         name: this.nicNames.get(id) ?? id, network: `${nic.tenant}/${nic.network}`, vnid: nic.vnid, host: nic.node,
         mac: nic.mac.toLowerCase(), ips: nic.ips,
-      });
+      };
+      this.endpointCache.set(id, { nic, node: nic.node, ips: nic.ips, revision: nic.revision, e });
+      endpoints.push(e);
+    }
+    if (this.endpointCache.size > endpoints.length) {
+      for (const id of this.endpointCache.keys()) if (!this.controller.state.nics.has(id)) this.endpointCache.delete(id);
     }
     return new FabricView(this.hosts as Map<string, SimHostRuntime>, endpoints);
   }
@@ -235,18 +259,9 @@ class Simulation {
    * `since` to the last write that made a host match. */
   private async converge(watched: Set<string>, since: number, onProgress?: (done: number) => void, move?: MoveWatch):
     Promise<{ ms: number; converged: boolean; pending: string[]; propagateMs?: number }> {
-    const view = this.view();
     const pending = new Set([...watched].filter((h) => !this.hosts.get(h)?.impaired));
     const total = pending.size;
     let last = since;
-    const check = (h: string, first = false) => {
-      if (diffHost(view, h, 1).length > 0) return;
-      pending.delete(h);
-      const wrote = this.hosts.get(h)!.lastWriteAt;
-      last = Math.max(last, first ? since : wrote);
-    };
-    this.dirty.clear();
-    for (const h of [...pending]) check(h, true);
     // A move: every other host carrying the network must point the MAC at the new host.
     const movePending = new Set(move ? move.hosts.filter((h) => !this.hosts.get(h)?.impaired) : []);
     let propagated = since;
@@ -259,21 +274,52 @@ class Simulation {
     };
     if (move) checkMove();
     const deadline = performance.now() + this.settleMs;
+    const nap = () => new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, 20);
+      this.wake = () => { clearTimeout(timer); this.wake = undefined; setTimeout(resolve, 5); };
+    });
+    // The agents are reacting to the step right now, in this thread: let them run before the
+    // first look instead of holding them up with it (building the view and comparing tables takes
+    // tens of ms at 1,000 hosts) — until the move is seen everywhere and a nap passes without a
+    // write. The time recorded for a host is that of its last write (or `since` if it wrote
+    // nothing), and a move's that of each carrier's write, so looking late costs no precision.
+    for (;;) {
+      this.dirty.clear();
+      await nap();
+      if (move) checkMove();
+      if (performance.now() >= deadline || (this.dirty.size === 0 && movePending.size === 0)) break;
+    }
+    const view = this.view();
+    // What the step changed in the desired state: those networks are to be compared again.
+    const changed = this.judged === undefined ? undefined : changedVnids(this.judged, view);
+    if (changed === undefined) this.matched.clear();
+    else {
+      for (const vnid of changed) {
+        for (const h of [...this.judged!.carriers(vnid), ...view.carriers(vnid)]) this.matched.get(h)?.add(vnid);
+      }
+    }
+    this.judged = view;
+    const check = (h: string, full = false) => {
+      const known = full ? undefined : this.matched.get(h);
+      if (diffHost(view, h, 1, known).length > 0) return;
+      this.matched.set(h, new Set());
+      pending.delete(h);
+      last = Math.max(last, this.hosts.get(h)!.lastWriteAt);
+    };
+    this.dirty.clear();
+    for (const h of [...pending]) check(h);
+    if (move) checkMove();
     // A host changes only by writes and network creations/removals, all observed: only hosts
-    // touched since the last look are checked (the time recorded is the change's, so looking late
-    // costs no precision). A slow full look is a safety net.
+    // touched since the last look are checked. A slow full look is a safety net.
     let fullAt = performance.now() + 1000;
     while ((pending.size > 0 || movePending.size > 0) && performance.now() < deadline) {
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, 20);
-        this.wake = () => { clearTimeout(timer); this.wake = undefined; setTimeout(resolve, 5); };
-      });
+      await nap();
       const now = performance.now();
       const full = now >= fullAt;
       if (full) fullAt = now + 1000;
       const toCheck = full ? [...pending] : [...this.dirty].filter((h) => pending.has(h));
       this.dirty.clear();
-      for (const h of toCheck) check(h);
+      for (const h of toCheck) check(h, full);
       if (move) checkMove();
       onProgress?.(total - pending.size);
     }
