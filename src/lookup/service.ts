@@ -17,6 +17,7 @@ import { formatMac } from './addr.js';
 import { DEFAULT_BULK_PAGE } from './bulk-cursor.js';
 import type { LookupIndex } from './index.js';
 import type { EventSink, Subscription, SubscriptionHub } from './subscriptions.js';
+import type { LookupEventLike } from './types.js';
 import { readVl2Request, vl2Parsed } from './vl2-request.js';
 
 /** Largest Bulk page: ~100 bytes per endpoint keeps a page far below the 1 MiB frame limit. */
@@ -93,6 +94,20 @@ export function registerLookup(server: RpcServer, src: LookupSource, options: Lo
   }));
 }
 
+/** Each event's encoding, made by the first subscriber it is sent to and reused by the others:
+ *  the hub hands the same event object to every subscriber of its vnid, so one change fanned out
+ *  to a thousand streams is encoded once. Entries go with their events. */
+const encodedEvents = new WeakMap<LookupEventLike, Uint8Array>();
+
+function encodeEvent(event: LookupEventLike): Uint8Array {
+  let bytes = encodedEvents.get(event);
+  if (bytes === undefined) {
+    bytes = vxfab.v1.LookupEvent.encode(event).finish();
+    encodedEvents.set(event, bytes);
+  }
+  return bytes;
+}
+
 /**
  * One Subscribe stream: a hub subscription whose sink is the stream. Backpressure: when the
  * connection's output is over its high-water mark, the hub queues this subscriber's events (up to
@@ -111,7 +126,7 @@ function subscribe(hub: SubscriptionHub, req: vxfab.v1.SubscribeRequest, ctx: St
     const sink: EventSink = {
       push(event) {
         if (ctx.closed) return true; // the close listener unsubscribes us
-        const ok = ctx.send(event);
+        const ok = ctx.sendEncoded(encodeEvent(event));
         if (!ok && !waiting) {
           waiting = true;
           // A promise continuation: by then subscribe() below has returned and `sub` is set.

@@ -242,3 +242,29 @@ t.test('wire - a request that does not encode fails alone and leaves the batch i
   t.equal((await before).node, '1');
   t.equal((await after).node, '2', 'frames around the failed one went out whole');
 });
+
+t.test('wire - sendEncoded sends pre-encoded items, the same bytes to many streams', async (t) => {
+  const event = vxfab.v1.LookupEvent.encode({ revision: 42, kind: vxfab.v1.EventKind.ENDPOINT_MOVED, vnid: 7, oldNode: 'node-1' }).finish();
+  const streams = 20;
+  const ctxs: { send(b: Uint8Array): boolean }[] = [];
+  let opened!: () => void;
+  const allOpen = new Promise<void>((resolve) => { opened = resolve; });
+  const { address } = await startServer(t, (s) => s.handleStream(Lookup.Subscribe, (_req, ctx) => new Promise<void>((resolve) => {
+    ctxs.push({ send: (b) => ctx.sendEncoded(b) });
+    if (ctxs.length === streams) opened();
+    ctx.onClose(resolve);
+  })));
+  const clients = Array.from({ length: streams }, () => client(t, address));
+  const got: vxfab.v1.LookupEvent[][] = clients.map(() => []);
+  const calls = clients.map((c, i) => c.stream(Lookup.Subscribe, { node: `n${i}`, vnids: [7] }, (ev) => { got[i]!.push(ev); }));
+  await allOpen;
+  for (const ctx of ctxs) t.equal(ctx.send(event), true, 'not over the high-water mark');
+  for (let w = 0; got.some((g) => g.length === 0) && w < 200; w++) await sleep(5);
+  for (const g of got) {
+    t.equal(g.length, 1);
+    t.ok(g[0] instanceof vxfab.v1.LookupEvent);
+    t.same([g[0]!.revision, g[0]!.kind, g[0]!.vnid, g[0]!.oldNode], [42, vxfab.v1.EventKind.ENDPOINT_MOVED, 7, 'node-1']);
+  }
+  for (const c of calls) c.cancel();
+  await Promise.all(calls.map((c) => c.done));
+});

@@ -39,6 +39,9 @@ export class RpcServer {
   readonly log: Logger;
   /** Registered methods by path ("vxfab.v1.Lookup/Vl2"). */
   readonly routes = new Map<string, Route>();
+  /** The same routes with their paths as UTF-8 bytes, for matching a request's method bytes
+   *  without making a string of them (the per-request hot path). */
+  private readonly routeBytes: { bytes: Buffer; route: Route }[] = [];
   private server: Server | undefined;
   private readonly live = new Set<ServerConnection>();
 
@@ -71,7 +74,23 @@ export class RpcServer {
         { field: 'path', value: route.path });
     }
     this.routes.set(route.path, route);
+    this.routeBytes.push({ bytes: Buffer.from(route.path, 'utf8'), route });
     return this;
+  }
+
+  /** The route whose path's UTF-8 bytes are exactly buf[start, end), if any. Bytes that are not a
+   *  registered path (or not UTF-8) give undefined: the caller then decodes the method as text. */
+  routeFor(buf: Uint8Array, start: number, end: number): Route | undefined {
+    const n = end - start;
+    const table = this.routeBytes;
+    outer: for (let r = 0; r < table.length; r++) {
+      const bytes = table[r]!.bytes;
+      if (bytes.length !== n) continue;
+      // Paths share their "vxfab.v1." start: compare from the end, where they differ.
+      for (let k = n - 1; k >= 0; k--) if (bytes[k] !== buf[start + k]) continue outer;
+      return table[r]!.route;
+    }
+    return undefined;
   }
 
   /** Open connections (hello done or not). */
