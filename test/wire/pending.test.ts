@@ -9,8 +9,8 @@ function call(id: number, deadline = Infinity): PendingCall {
 }
 
 t.test('wire - pending table property: adds and takes agree with a Map', async (t) => {
-  // Ids as the client makes them (allocateId), taken in any order, some never: probe runs, wrap
-  // around the end of the table, growth and backward-shift deletion are all exercised.
+  // Ids as the client makes them (allocateId), taken in any order, some never: chains in a slot
+  // (ids a table size apart), growth and removal from the middle of a chain are all exercised.
   fc.assert(fc.property(fc.array(fc.oneof(fc.constant(-1), fc.nat(400)), { maxLength: 600 }), (ops) => {
     const table = new PendingTable();
     const ref = new Map<number, PendingCall>();

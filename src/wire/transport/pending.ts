@@ -12,6 +12,8 @@ export const SWEEP_MS = 25;
 export class PendingCall {
   /** Set once the REQUEST frame was written to the current connection. */
   sent = false;
+  /** The next call in the same PendingTable slot (ids that collide modulo the table size). */
+  chained: PendingCall | undefined = undefined;
   constructor(
     readonly id: number,
     readonly desc: MethodDesc<unknown, unknown>,
@@ -28,12 +30,14 @@ export class PendingCall {
 }
 
 /**
- * Outstanding calls by id: an open-addressing table (linear probing on id & mask, backward-shift
- * deletion). Not a Map on purpose: with ids that only grow and a call deleted per reply, V8's Map
- * rehashes its backing store every few dozen calls, and in CPU and GC profiles of pipelined calls
- * the replaced stores kept their deleted calls (and through them the calls' promises and replies)
- * alive past young-generation collections: ~3 MB promoted per scavenge, scavenges of ~10 ms and a
- * fifth of the client's time in GC. Ids are consecutive, so id & mask spreads them perfectly.
+ * Outstanding calls by id: an array of slots indexed by id & mask, colliding ids chained through
+ * PendingCall.chained. Not a Map on purpose: with ids that only grow and a call deleted per reply,
+ * V8's Map rehashes its backing store every few dozen calls, and in CPU and GC profiles of
+ * pipelined calls the replaced stores kept their deleted calls (and through them the calls'
+ * promises and replies) alive past young-generation collections: ~3 MB promoted per scavenge,
+ * scavenges of ~10 ms and a fifth of the client's time in GC. Ids are consecutive, so id & mask
+ * spreads them evenly and chains stay short (a long-lived stream, at most, shares a slot); not
+ * open addressing, whose probe runs would span every call in flight.
  */
 export class PendingTable {
   private slots: (PendingCall | undefined)[] = new Array<PendingCall | undefined>(64).fill(undefined);
@@ -56,8 +60,10 @@ export class PendingTable {
   }
 
   add(call: PendingCall): void {
-    if ((this.count + 1) * 2 > this.slots.length) this.grow();
-    this.insert(call);
+    if (this.count >= this.slots.length) this.grow();
+    const i = call.id & this.mask;
+    call.chained = this.slots[i];
+    this.slots[i] = call;
     this.count++;
     if (this.timer === undefined && call.deadline !== Infinity) {
       this.timer = setInterval(() => this.sweep(), SWEEP_MS);
@@ -66,26 +72,26 @@ export class PendingTable {
   }
 
   get(id: number): PendingCall | undefined {
-    const slots = this.slots;
-    const mask = this.mask;
-    for (let i = id & mask; ; i = (i + 1) & mask) {
-      const c = slots[i];
-      if (c === undefined || c.id === id) return c;
-    }
+    let c = this.slots[id & this.mask];
+    while (c !== undefined && c.id !== id) c = c.chained;
+    return c;
   }
 
   /** Removes and returns the call with this id, if still waiting. */
   take(id: number): PendingCall | undefined {
-    const slots = this.slots;
-    const mask = this.mask;
-    for (let i = id & mask; ; i = (i + 1) & mask) {
-      const c = slots[i];
-      if (c === undefined) return undefined;
-      if (c.id === id) {
-        this.removeAt(i);
-        return c;
-      }
+    const i = id & this.mask;
+    let c = this.slots[i];
+    let prev: PendingCall | undefined;
+    while (c !== undefined && c.id !== id) {
+      prev = c;
+      c = c.chained;
     }
+    if (c === undefined) return undefined;
+    if (prev === undefined) this.slots[i] = c.chained;
+    else prev.chained = c.chained;
+    c.chained = undefined;
+    this.count--;
+    return c;
   }
 
   /** The calls waiting now (a copy: the table may change while the caller goes through it). */
@@ -111,10 +117,12 @@ export class PendingTable {
     const now = Date.now();
     let timed = 0;
     let expired: PendingCall[] | undefined;
-    for (const call of this.slots) {
-      if (call === undefined || call.deadline === Infinity) continue;
-      timed++;
-      if (now >= call.deadline) (expired ??= []).push(call);
+    for (let call of this.slots) {
+      for (; call !== undefined; call = call.chained) {
+        if (call.deadline === Infinity) continue;
+        timed++;
+        if (now >= call.deadline) (expired ??= []).push(call);
+      }
     }
     if (expired) {
       for (const call of expired) {
@@ -130,41 +138,18 @@ export class PendingTable {
 
   private snapshot(): PendingCall[] {
     const out: PendingCall[] = [];
-    for (const c of this.slots) if (c !== undefined) out.push(c);
+    for (let c of this.slots) for (; c !== undefined; c = c.chained) out.push(c);
     return out;
   }
 
-  private insert(call: PendingCall): void {
-    const slots = this.slots;
-    const mask = this.mask;
-    let i = call.id & mask;
-    while (slots[i] !== undefined) i = (i + 1) & mask;
-    slots[i] = call;
-  }
-
-  /** Empties slot i and moves later calls of its probe run back, so lookups need no tombstones. */
-  private removeAt(i: number): void {
-    const slots = this.slots;
-    const mask = this.mask;
-    slots[i] = undefined;
-    this.count--;
-    for (let j = (i + 1) & mask; ; j = (j + 1) & mask) {
-      const c = slots[j];
-      if (c === undefined) return;
-      const home = c.id & mask;
-      // c may stay at j when its home lies cyclically in (i, j].
-      const stays = i <= j ? i < home && home <= j : i < home || home <= j;
-      if (stays) continue;
-      slots[i] = c;
-      slots[j] = undefined;
-      i = j;
-    }
-  }
-
   private grow(): void {
-    const old = this.slots;
-    this.slots = new Array<PendingCall | undefined>(old.length * 2).fill(undefined);
+    const all = this.snapshot();
+    this.slots = new Array<PendingCall | undefined>(this.slots.length * 2).fill(undefined);
     this.mask = this.slots.length - 1;
-    for (const c of old) if (c !== undefined) this.insert(c);
+    for (const c of all) {
+      const i = c.id & this.mask;
+      c.chained = this.slots[i];
+      this.slots[i] = c;
+    }
   }
 }
