@@ -161,6 +161,8 @@ export class FrameDecoder {
   /** Total bytes (prefix + frame) of the incomplete frame, or 0 while its prefix is incomplete. */
   private need = 0;
   private readonly lite = newLiteFrame();
+  /** One Reader, pointed at each chunk in turn (saves an object per chunk). */
+  private readonly reader = protobuf.Reader.create(EMPTY);
 
   constructor(options: FrameDecoderOptions = {}) {
     const max = options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
@@ -215,7 +217,10 @@ export class FrameDecoder {
     }
     this.need = 0;
     const end = buf.length;
-    const reader = protobuf.Reader.create(buf);
+    const reader = this.reader as protobuf.Reader & { buf: Uint8Array };
+    reader.buf = buf;
+    reader.pos = 0;
+    reader.len = end;
     let pos = 0;
     while (pos < end) {
       // The length prefix, read by hand so that its size is known before the frame is buffered.
@@ -274,6 +279,9 @@ export class FrameDecoder {
       this.pending.push(pos === 0 ? buf : buf.subarray(pos));
       this.pendingBytes = end - pos;
     }
+    // Hold no chunk between reads (a thousand idle connections would each keep one).
+    reader.buf = EMPTY;
+    this.lite.buf = EMPTY;
   }
 
   /**
