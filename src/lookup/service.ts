@@ -1,7 +1,7 @@
 // `service Lookup` on the wire: VL2 / VL3 / Bulk / Flood answered from the in-memory index, the
 // Subscribe change stream from the subscription hub, and Status.
 //
-// VL2 is the hot path and is registered raw: the request bytes are read in place
+// VL2 is the hot path and is registered raw (handleRawSpan): the request bytes are read in place
 // (vl2-request.ts) and the reply is the index's cached encoding of the node's Vl2Reply, so a
 // found lookup allocates nothing here. Everything else goes through the ordinary decode/encode.
 //
@@ -44,14 +44,15 @@ function notFoundVl2(vnid: number, mac: string): VxfabError {
 export function registerLookup(server: RpcServer, src: LookupSource, options: LookupServiceOptions = {}): void {
   const log = (options.logger ?? pino({ level: 'silent' })).child({ module: 'lookup-service' });
 
-  server.handleRaw(Lookup.Vl2.path, (body) => {
+  server.handleRawSpan(Lookup.Vl2.path, (buf, start, end) => {
     const index = src.index;
-    if (readVl2Request(body)) {
+    if (readVl2Request(buf, start, end)) {
       const node = index.vl2NodeParsed(vl2Parsed.vnid, vl2Parsed.hi, vl2Parsed.lo);
       if (node >= 0) return index.vl2ReplyBytes(node);
       throw notFoundVl2(vl2Parsed.vnid, formatMac(vl2Parsed.hi, vl2Parsed.lo));
     }
     // The general path: unusual encodings, and every bad request (it throws the typed error).
+    const body = buf.subarray(start, end);
     let req: vxfab.v1.Vl2Request;
     try {
       req = vxfab.v1.Vl2Request.decode(body);

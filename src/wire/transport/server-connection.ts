@@ -31,15 +31,16 @@ const HIGH_WATER_BYTES = 1 << 20;
 const LINGER_MS = 2000;
 
 export interface Route {
-  kind: 'unary' | 'stream' | 'raw';
+  kind: 'unary' | 'stream' | 'raw' | 'span';
   path: string;
   desc: MethodDesc<unknown, unknown> | undefined;
-  fn: (req: never, ctx: never) => unknown;
+  fn: (...args: never[]) => unknown;
 }
 
 type UnaryFn = (req: unknown, ctx: CallContext) => unknown;
 type StreamFn = (req: unknown, ctx: StreamContext) => unknown;
 type RawFn = (body: Uint8Array, ctx: CallContext) => unknown;
+type SpanFn = (buf: Uint8Array, start: number, end: number, ctx: CallContext) => unknown;
 
 export class ServerConnection {
   private readonly log: Logger;
@@ -101,7 +102,8 @@ export class ServerConnection {
       if (f.kind === K.REQUEST) {
         const route = this.server.routeFor(f.buf, f.methodStart, f.methodEnd);
         if (route !== undefined) {
-          this.dispatch(f.id, route, f.buf.subarray(f.bodyStart, f.bodyEnd));
+          if (route.kind === 'span') this.runSpan(f.id, route, f.buf, f.bodyStart, f.bodyEnd);
+          else this.dispatch(f.id, route, f.buf.subarray(f.bodyStart, f.bodyEnd));
           return;
         }
       } else if (f.kind === K.CANCEL) {
@@ -193,6 +195,10 @@ export class ServerConnection {
       this.runRaw(id, route, body);
       return;
     }
+    if (route.kind === 'span') {
+      this.runSpan(id, route, body, 0, body.length);
+      return;
+    }
     const desc = route.desc!;
     let req: unknown;
     try {
@@ -232,6 +238,21 @@ export class ServerConnection {
       this.replyError(id, e, route.path);
       return;
     }
+    this.rawResult(id, route, result);
+  }
+
+  private runSpan(id: number, route: Route, buf: Uint8Array, start: number, end: number): void {
+    let result: unknown;
+    try {
+      result = (route.fn as SpanFn)(buf, start, end, this.ctx);
+    } catch (e) {
+      this.replyError(id, e, route.path);
+      return;
+    }
+    this.rawResult(id, route, result);
+  }
+
+  private rawResult(id: number, route: Route, result: unknown): void {
     if (isThenable(result)) {
       result.then((res) => this.replyBody(id, res as Uint8Array), (e: unknown) => this.replyError(id, e, route.path));
     } else {

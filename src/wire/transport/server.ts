@@ -15,6 +15,9 @@ export type UnaryHandler<M> = (req: ReqOf<M>, ctx: CallContext) => ResInit<M> | 
 export type StreamHandler<M> = (req: ReqOf<M>, ctx: StreamContext) => Promise<void> | void;
 /** A handler that works on encoded bodies: gets the request body, returns the reply body. */
 export type RawHandler = (body: Uint8Array, ctx: CallContext) => Uint8Array | Promise<Uint8Array>;
+/** A raw handler that reads the request body in place: bytes [start, end) of `buf` (valid during
+ *  the call only), so that the hot path makes no view object per request. */
+export type RawSpanHandler = (buf: Uint8Array, start: number, end: number, ctx: CallContext) => Uint8Array | Promise<Uint8Array>;
 /** What a unary handler may return: the reply message or its plain properties. */
 export type ResInit<M> = M extends { res: { create(p?: infer P): unknown } } ? P | ResOf<M> : never;
 
@@ -66,6 +69,13 @@ export class RpcServer {
    *  body and returns an already-encoded reply body (no decoding or encoding by the server). */
   handleRaw(path: string, handler: RawHandler): this {
     return this.add({ kind: 'raw', path, desc: undefined, fn: handler as Route['fn'] });
+  }
+
+  /** Like handleRaw, for handlers that read the body where it lies in the received chunk. The
+   *  per-request view of handleRaw was 80% of a busy lookup server's allocations (heap sampling
+   *  profile at 150k VL2/s), which set its young-generation GC rate. */
+  handleRawSpan(path: string, handler: RawSpanHandler): this {
+    return this.add({ kind: 'span', path, desc: undefined, fn: handler as Route['fn'] });
   }
 
   private add(route: Route): this {
