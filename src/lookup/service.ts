@@ -1,7 +1,7 @@
 // `service Lookup` on the wire: VL2 / VL3 / Bulk / Flood answered from the in-memory index, the
 // Subscribe change stream from the subscription hub, and Status.
 //
-// VL2 is the hot path and is registered raw: the request bytes are read in place
+// VL2 is the hot path and is registered raw (handleRawSpan): the request bytes are read in place
 // (vl2-request.ts) and the reply is the index's cached encoding of the node's Vl2Reply, so a
 // found lookup allocates nothing here. Everything else goes through the ordinary decode/encode.
 //
@@ -17,6 +17,7 @@ import { formatMac } from './addr.js';
 import { DEFAULT_BULK_PAGE } from './bulk-cursor.js';
 import type { LookupIndex } from './index.js';
 import type { EventSink, Subscription, SubscriptionHub } from './subscriptions.js';
+import type { LookupEventLike } from './types.js';
 import { readVl2Request, vl2Parsed } from './vl2-request.js';
 
 /** Largest Bulk page: ~100 bytes per endpoint keeps a page far below the 1 MiB frame limit. */
@@ -43,14 +44,15 @@ function notFoundVl2(vnid: number, mac: string): VxfabError {
 export function registerLookup(server: RpcServer, src: LookupSource, options: LookupServiceOptions = {}): void {
   const log = (options.logger ?? pino({ level: 'silent' })).child({ module: 'lookup-service' });
 
-  server.handleRaw(Lookup.Vl2.path, (body) => {
+  server.handleRawSpan(Lookup.Vl2.path, (buf, start, end) => {
     const index = src.index;
-    if (readVl2Request(body)) {
+    if (readVl2Request(buf, start, end)) {
       const node = index.vl2NodeParsed(vl2Parsed.vnid, vl2Parsed.hi, vl2Parsed.lo);
       if (node >= 0) return index.vl2ReplyBytes(node);
       throw notFoundVl2(vl2Parsed.vnid, formatMac(vl2Parsed.hi, vl2Parsed.lo));
     }
     // The general path: unusual encodings, and every bad request (it throws the typed error).
+    const body = buf.subarray(start, end);
     let req: vxfab.v1.Vl2Request;
     try {
       req = vxfab.v1.Vl2Request.decode(body);
@@ -93,6 +95,20 @@ export function registerLookup(server: RpcServer, src: LookupSource, options: Lo
   }));
 }
 
+/** Each event's encoding, made by the first subscriber it is sent to and reused by the others:
+ *  the hub hands the same event object to every subscriber of its vnid, so one change fanned out
+ *  to a thousand streams is encoded once. Entries go with their events. */
+const encodedEvents = new WeakMap<LookupEventLike, Uint8Array>();
+
+function encodeEvent(event: LookupEventLike): Uint8Array {
+  let bytes = encodedEvents.get(event);
+  if (bytes === undefined) {
+    bytes = vxfab.v1.LookupEvent.encode(event).finish();
+    encodedEvents.set(event, bytes);
+  }
+  return bytes;
+}
+
 /**
  * One Subscribe stream: a hub subscription whose sink is the stream. Backpressure: when the
  * connection's output is over its high-water mark, the hub queues this subscriber's events (up to
@@ -111,7 +127,7 @@ function subscribe(hub: SubscriptionHub, req: vxfab.v1.SubscribeRequest, ctx: St
     const sink: EventSink = {
       push(event) {
         if (ctx.closed) return true; // the close listener unsubscribes us
-        const ok = ctx.send(event);
+        const ok = ctx.sendEncoded(encodeEvent(event));
         if (!ok && !waiting) {
           waiting = true;
           // A promise continuation: by then subscribe() below has returned and `sub` is set.

@@ -20,14 +20,14 @@ function pair(b: Uint8Array, i: number): number {
 }
 
 /**
- * Reads `body` when it is exactly the usual encoding: field 1 (vnid, varint) and field 2 (a
+ * Reads `body` (its bytes [start, end), by default all) when it is exactly the usual encoding: field 1 (vnid, varint) and field 2 (a
  * 17-byte colon MAC), in either order, each at most once. Returns true and fills vl2Parsed, or
  * false when the caller must take the general path (which also produces the right error).
  * A vnid of 0 or an absent field also returns false.
  */
-export function readVl2Request(body: Uint8Array): boolean {
-  const n = body.length;
-  let i = 0;
+export function readVl2Request(body: Uint8Array, start = 0, end = body.length): boolean {
+  const n = end;
+  let i = start;
   let vnid = -1;
   let macAt = -1;
   while (i < n) {

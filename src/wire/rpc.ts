@@ -38,6 +38,11 @@ export interface StreamContext extends CallContext {
   /** Queues one stream item. Returns false when the connection's write buffer is over its
    *  high-water mark: the handler should wait for `drained()` before sending more. */
   send(item: object): boolean;
+  /** Like send, with the item already encoded (the method's reply message, protobuf bytes): for
+   *  an item sent unchanged on many streams (one change fanned out to every subscriber), encoded
+   *  once instead of once per stream. The bytes are copied into the connection's output, so the
+   *  caller may reuse them. */
+  sendEncoded(body: Uint8Array): boolean;
   drained(): Promise<void>;
   /** True once the client cancelled or the connection closed; the handler should return. */
   readonly closed: boolean;

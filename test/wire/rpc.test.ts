@@ -242,3 +242,58 @@ t.test('wire - a request that does not encode fails alone and leaves the batch i
   t.equal((await before).node, '1');
   t.equal((await after).node, '2', 'frames around the failed one went out whole');
 });
+
+t.test('wire - sendEncoded sends pre-encoded items, the same bytes to many streams', async (t) => {
+  const event = vxfab.v1.LookupEvent.encode({ revision: 42, kind: vxfab.v1.EventKind.ENDPOINT_MOVED, vnid: 7, oldNode: 'node-1' }).finish();
+  const streams = 20;
+  const ctxs: { send(b: Uint8Array): boolean }[] = [];
+  let opened!: () => void;
+  const allOpen = new Promise<void>((resolve) => { opened = resolve; });
+  const { address } = await startServer(t, (s) => s.handleStream(Lookup.Subscribe, (_req, ctx) => new Promise<void>((resolve) => {
+    ctxs.push({ send: (b) => ctx.sendEncoded(b) });
+    if (ctxs.length === streams) opened();
+    ctx.onClose(resolve);
+  })));
+  const clients = Array.from({ length: streams }, () => client(t, address));
+  const got: vxfab.v1.LookupEvent[][] = clients.map(() => []);
+  const calls = clients.map((c, i) => c.stream(Lookup.Subscribe, { node: `n${i}`, vnids: [7] }, (ev) => { got[i]!.push(ev); }));
+  await allOpen;
+  for (const ctx of ctxs) t.equal(ctx.send(event), true, 'not over the high-water mark');
+  for (let w = 0; got.some((g) => g.length === 0) && w < 200; w++) await sleep(5);
+  for (const g of got) {
+    t.equal(g.length, 1);
+    t.ok(g[0] instanceof vxfab.v1.LookupEvent);
+    t.same([g[0]!.revision, g[0]!.kind, g[0]!.vnid, g[0]!.oldNode], [42, vxfab.v1.EventKind.ENDPOINT_MOVED, 7, 'node-1']);
+  }
+  for (const c of calls) c.cancel();
+  await Promise.all(calls.map((c) => c.done));
+});
+
+t.test('wire - raw span handler reads the body where it lies, on the fast and the general path', async (t) => {
+  const cached = vxfab.v1.Vl2Reply.encode({ underlay: '198.18.1.1', port: 4789, node: 'span' }).finish();
+  const seen: { vnid: number; mac: string }[] = [];
+  const { address, port } = await startServer(t, (s) => {
+    s.handleRawSpan(Lookup.Vl2.path, (buf, start, end) => {
+      const req = vxfab.v1.Vl2Request.decode(buf.slice(start, end));
+      seen.push({ vnid: req.vnid, mac: req.mac });
+      if (req.vnid === 0) throw new VxfabError('INVALID_ARGUMENT', 'vnid 0', { field: 'vnid', value: '0' });
+      return cached;
+    });
+  });
+  const c = client(t, address);
+  const replies = await Promise.all([1, 2, 3].map((vnid) => c.call(Lookup.Vl2, { vnid, mac: `02:00:00:00:00:0${vnid}` })));
+  t.same(replies.map((r) => r.node), ['span', 'span', 'span']);
+  await t.rejects(c.call(Lookup.Vl2, { vnid: 0 }), { code: 'INVALID_ARGUMENT', field: 'vnid' });
+  // A REQUEST with an unknown field takes the generated decoder's path: same handler, same body.
+  const peer = await rawPeer(t, port);
+  peer.send(HELLO);
+  const body = vxfab.v1.Vl2Request.encode({ vnid: 9, mac: '02:00:00:00:00:09' }).finish();
+  const frame = vxfab.v1.Frame.encode({ kind: K.REQUEST, id: 5, method: Lookup.Vl2.path, body }).uint32((15 << 3) | 0).uint32(1).finish();
+  peer.socket.write(Buffer.concat([Buffer.from([frame.length]), frame]));
+  const hello = await peer.next();
+  t.equal(hello.kind, K.HELLO);
+  const reply = await peer.next();
+  t.same([reply.kind, reply.id], [K.REPLY, 5]);
+  t.equal(vxfab.v1.Vl2Reply.decode(reply.body).node, 'span');
+  t.same(seen.map((s) => s.vnid), [1, 2, 3, 0, 9]);
+});

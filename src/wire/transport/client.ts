@@ -13,7 +13,7 @@ import { connect as netConnect, type Socket } from 'node:net';
 import type { Logger } from 'pino';
 import { VxfabError } from '../../model/errors.js';
 import { fromWireError } from '../errors.js';
-import { FrameDecoder } from '../frame-decoder.js';
+import { decodeLite, FrameDecoder, type FrameVisitor, type LiteFrame } from '../frame-decoder.js';
 import { vxfab } from '../gen/proto.js';
 import type { MethodDesc, PeerInfo, ReqInit, ResOf } from '../rpc.js';
 import { PROTOCOL_VERSION } from '../version.js';
@@ -70,11 +70,20 @@ export interface RpcClientEvents {
 
 type State = 'idle' | 'connecting' | 'ready' | 'closed';
 
+/** Decodes a lite frame's body as the call's reply type, in place through the chunk's Reader. */
+function decodeBody(call: PendingCall, f: LiteFrame): unknown {
+  const reader = f.reader;
+  reader.pos = f.bodyStart;
+  reader.len = f.bodyEnd;
+  return call.desc.res.decode(reader);
+}
+
 /** One TCP connection's worth of client state. */
 class Conn {
   readonly decoder: FrameDecoder;
   readonly out: FrameWriter;
-  readonly received: vxfab.v1.Frame[] = [];
+  /** Set by RpcClient.dial: where this connection's frames go. */
+  visitor: FrameVisitor | undefined;
   ready = false;
   /** Why the connection ended, when known better than "lost". */
   error: VxfabError | undefined;
@@ -245,7 +254,7 @@ export class RpcClient extends EventEmitter<RpcClientEvents> {
 
   /** Sends a call that waited for the connection. */
   private send(conn: Conn, call: PendingCall): void {
-    conn.out.write({ kind: K.REQUEST, id: call.id, method: call.desc.path, body: call.body! });
+    conn.out.writeBody(K.REQUEST, call.id, call.desc.path, call.body!);
     call.sent = true;
     call.body = undefined;
     if (call.onItem) call.deadline = Infinity;
@@ -269,6 +278,18 @@ export class RpcClient extends EventEmitter<RpcClientEvents> {
     this.redialTimer = undefined;
     const socket = netConnect({ host: this.target.host, port: this.target.port, noDelay: true });
     const conn = new Conn(socket, this.options.maxFrameBytes);
+    conn.visitor = {
+      lite: (f) => {
+        if (conn.socket.destroyed) return;
+        if (conn.ready) this.onLite(conn, f);
+        else this.onHello(conn, decodeLite(f));
+      },
+      frame: (frame) => {
+        if (conn.socket.destroyed) return;
+        if (conn.ready) this.onFrame(conn, frame);
+        else this.onHello(conn, frame);
+      },
+    };
     this.conn = conn;
     this.log.debug({ attempt: this.attempt }, 'dialing');
     // Covers the TCP connect and the hello exchange; a server that accepts and says nothing is
@@ -303,25 +324,60 @@ export class RpcClient extends EventEmitter<RpcClientEvents> {
   }
 
   private onData(conn: Conn, chunk: Buffer): void {
-    const frames = conn.received;
     let broken: unknown;
-    try {
-      conn.decoder.pushInto(chunk, frames);
-    } catch (e) {
-      broken = e;
-    }
     conn.out.cork();
     try {
-      for (let i = 0; i < frames.length && !conn.socket.destroyed; i++) {
-        const frame = frames[i]!;
-        if (conn.ready) this.onFrame(conn, frame);
-        else this.onHello(conn, frame);
-      }
+      conn.decoder.visit(chunk, conn.visitor!);
+    } catch (e) {
+      broken = e;
     } finally {
-      frames.length = 0;
       conn.out.uncork();
     }
     if (broken !== undefined) this.breakConnection(conn, broken as VxfabError);
+  }
+
+  /** A frame of the common shape (no error field): replies and stream items are decoded straight
+   *  from the chunk (the body is read in place through the chunk's Reader). */
+  private onLite(conn: Conn, f: LiteFrame): void {
+    switch (f.kind) {
+      case K.REPLY: {
+        if (f.id === 0) break;
+        const call = this.pending.take(f.id);
+        if (call === undefined) return; // timed out or cancelled: the reply is late
+        if (call.onItem) {
+          call.reject(new VxfabError('PROTOCOL_ERROR', `${call.desc.path}: REPLY without error to a stream call`));
+          return;
+        }
+        let res: unknown;
+        try {
+          res = decodeBody(call, f);
+        } catch (e) {
+          call.reject(new VxfabError('PROTOCOL_ERROR', `reply of ${call.desc.path} does not decode: ${(e as Error).message}`,
+            { field: 'body', value: `${f.bodyEnd - f.bodyStart} bytes`, cause: e }));
+          return;
+        }
+        call.resolve(res);
+        return;
+      }
+      case K.STREAM_ITEM: {
+        const call = this.pending.get(f.id);
+        if (call?.onItem === undefined) return;
+        try {
+          call.onItem(decodeBody(call, f));
+        } catch (e) {
+          this.pending.take(f.id);
+          conn.out.write({ kind: K.CANCEL, id: f.id });
+          call.reject(e instanceof Error ? e : new VxfabError('INTERNAL', String(e)));
+        }
+        return;
+      }
+      case K.STREAM_END: {
+        const call = this.pending.take(f.id);
+        if (call !== undefined) call.resolve(undefined);
+        return;
+      }
+    }
+    this.onFrame(conn, decodeLite(f));
   }
 
   private onHello(conn: Conn, frame: vxfab.v1.Frame): void {

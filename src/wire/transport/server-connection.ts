@@ -1,8 +1,10 @@
 // One accepted connection: the hello exchange, then requests dispatched to the server's handlers.
 //
-// Hot path (a unary request answered synchronously): the frames of a received chunk are decoded in
-// place, each request's handler runs and its reply is encoded into the connection's batch, and the
-// batch is written once when the chunk is done. No promise, timer or closure is made per request.
+// Hot path (a unary request answered synchronously): the frames of a received chunk are read in
+// place (FrameDecoder.visit: no Frame object, the method matched as bytes against the registered
+// paths), each request's handler runs and its reply is encoded into the connection's batch, and
+// the batch is written once when the chunk is done. No promise, timer or closure is made per
+// request.
 //
 // A peer that breaks the framing (oversize length, bytes that are not a Frame, a frame out of
 // sequence) gets one error frame, if it can still be told, and is closed, with one log line. Other
@@ -12,7 +14,7 @@ import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import { VxfabError } from '../../model/errors.js';
 import { toWireErrorOrInternal } from '../errors.js';
-import { FrameDecoder } from '../frame-decoder.js';
+import { decodeLite, FrameDecoder, type FrameVisitor, type LiteFrame } from '../frame-decoder.js';
 import type { BodyEncoder } from '../frame-encoder.js';
 import { vxfab } from '../gen/proto.js';
 import type { CallContext, MethodDesc, PeerInfo, StreamContext } from '../rpc.js';
@@ -29,21 +31,22 @@ const HIGH_WATER_BYTES = 1 << 20;
 const LINGER_MS = 2000;
 
 export interface Route {
-  kind: 'unary' | 'stream' | 'raw';
+  kind: 'unary' | 'stream' | 'raw' | 'span';
   path: string;
   desc: MethodDesc<unknown, unknown> | undefined;
-  fn: (req: never, ctx: never) => unknown;
+  fn: (...args: never[]) => unknown;
 }
 
 type UnaryFn = (req: unknown, ctx: CallContext) => unknown;
 type StreamFn = (req: unknown, ctx: StreamContext) => unknown;
 type RawFn = (body: Uint8Array, ctx: CallContext) => unknown;
+type SpanFn = (buf: Uint8Array, start: number, end: number, ctx: CallContext) => unknown;
 
 export class ServerConnection {
   private readonly log: Logger;
   private readonly decoder: FrameDecoder;
   private readonly out: FrameWriter;
-  private readonly received: vxfab.v1.Frame[] = [];
+  private readonly visitor: FrameVisitor;
   private readonly streams = new Map<number, ServerStream>();
   private drainWaiters: (() => void)[] = [];
   private helloDone = false;
@@ -62,6 +65,7 @@ export class ServerConnection {
     this.out = new FrameWriter(socket);
     this.peer = { role: 0, identity: '', remote };
     this.ctx = { peer: this.peer };
+    this.visitor = { lite: (f) => this.onLite(f), frame: (f) => this.onFrame(f) };
     socket.setNoDelay(true);
     this.closedPromise = new Promise((resolve) => socket.once('close', () => resolve()));
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
@@ -78,21 +82,36 @@ export class ServerConnection {
 
   private onData(chunk: Buffer): void {
     if (this.closing) return;
-    const frames = this.received;
     let broken: unknown;
-    try {
-      this.decoder.pushInto(chunk, frames);
-    } catch (e) {
-      broken = e; // frames before the bad one are still answered
-    }
     this.out.cork();
     try {
-      for (let i = 0; i < frames.length && !this.closing; i++) this.onFrame(frames[i]!);
+      this.decoder.visit(chunk, this.visitor);
+    } catch (e) {
+      broken = e; // frames before the bad one were answered
     } finally {
-      frames.length = 0;
       this.out.uncork();
     }
     if (broken !== undefined && !this.closing) this.fail(broken, 0);
+  }
+
+  /** A frame of the common shape: requests and cancels are handled in place, anything unusual
+   *  (before hello, a method that is no registered path) as a decoded Frame. */
+  private onLite(f: LiteFrame): void {
+    if (this.closing) return;
+    if (this.helloDone) {
+      if (f.kind === K.REQUEST) {
+        const route = this.server.routeFor(f.buf, f.methodStart, f.methodEnd);
+        if (route !== undefined) {
+          if (route.kind === 'span') this.runSpan(f.id, route, f.buf, f.bodyStart, f.bodyEnd);
+          else this.dispatch(f.id, route, f.buf.subarray(f.bodyStart, f.bodyEnd));
+          return;
+        }
+      } else if (f.kind === K.CANCEL) {
+        this.streams.get(f.id)?.cancel();
+        return;
+      }
+    }
+    this.onFrame(decodeLite(f));
   }
 
   private onEnd(): void {
@@ -108,6 +127,7 @@ export class ServerConnection {
   }
 
   private onFrame(frame: vxfab.v1.Frame): void {
+    if (this.closing) return;
     if (!this.helloDone) {
       this.onHello(frame);
       return;
@@ -167,18 +187,26 @@ export class ServerConnection {
         { field: 'method', value: frame.method }));
       return;
     }
+    this.dispatch(id, route, frame.body);
+  }
+
+  private dispatch(id: number, route: Route, body: Uint8Array): void {
     if (route.kind === 'raw') {
-      this.runRaw(id, route, frame.body);
+      this.runRaw(id, route, body);
+      return;
+    }
+    if (route.kind === 'span') {
+      this.runSpan(id, route, body, 0, body.length);
       return;
     }
     const desc = route.desc!;
     let req: unknown;
     try {
-      req = desc.req.decode(frame.body);
+      req = desc.req.decode(body);
     } catch (e) {
       const bad = new VxfabError('INVALID_ARGUMENT',
         `request body of ${route.path} does not decode: ${(e as Error).message}`,
-        { field: 'body', value: `${frame.body.length} bytes`, cause: e });
+        { field: 'body', value: `${body.length} bytes`, cause: e });
       if (route.kind === 'stream') this.out.write({ kind: K.STREAM_END, id, error: toWireErrorOrInternal(bad, route.path) });
       else this.replyError(id, bad);
       return;
@@ -210,6 +238,21 @@ export class ServerConnection {
       this.replyError(id, e, route.path);
       return;
     }
+    this.rawResult(id, route, result);
+  }
+
+  private runSpan(id: number, route: Route, buf: Uint8Array, start: number, end: number): void {
+    let result: unknown;
+    try {
+      result = (route.fn as SpanFn)(buf, start, end, this.ctx);
+    } catch (e) {
+      this.replyError(id, e, route.path);
+      return;
+    }
+    this.rawResult(id, route, result);
+  }
+
+  private rawResult(id: number, route: Route, result: unknown): void {
     if (isThenable(result)) {
       result.then((res) => this.replyBody(id, res as Uint8Array), (e: unknown) => this.replyError(id, e, route.path));
     } else {
@@ -228,7 +271,7 @@ export class ServerConnection {
 
   private replyBody(id: number, body: Uint8Array): void {
     if (this.socket.destroyed) return;
-    this.out.write({ kind: K.REPLY, id, body });
+    this.out.writeBody(K.REPLY, id, '', body);
   }
 
   /** Answers a request with an error. `path` is set when the error came from a handler, so that
@@ -266,6 +309,10 @@ export class ServerConnection {
 
   writeMessage(kind: vxfab.v1.FrameKind, id: number, encoder: BodyEncoder, message: object): void {
     if (!this.socket.destroyed) this.out.writeMessage(kind, id, '', encoder, message);
+  }
+
+  writeEncoded(kind: vxfab.v1.FrameKind, id: number, body: Uint8Array): void {
+    if (!this.socket.destroyed) this.out.writeBody(kind, id, '', body);
   }
 
   forget(id: number): void {
@@ -351,6 +398,12 @@ class ServerStream implements StreamContext {
   send(item: object): boolean {
     if (this.closed) return false;
     this.conn.writeMessage(K.STREAM_ITEM, this.id, this.desc.res, item);
+    return !this.conn.overHighWater;
+  }
+
+  sendEncoded(body: Uint8Array): boolean {
+    if (this.closed) return false;
+    this.conn.writeEncoded(K.STREAM_ITEM, this.id, body);
     return !this.conn.overHighWater;
   }
 

@@ -15,6 +15,9 @@ export type UnaryHandler<M> = (req: ReqOf<M>, ctx: CallContext) => ResInit<M> | 
 export type StreamHandler<M> = (req: ReqOf<M>, ctx: StreamContext) => Promise<void> | void;
 /** A handler that works on encoded bodies: gets the request body, returns the reply body. */
 export type RawHandler = (body: Uint8Array, ctx: CallContext) => Uint8Array | Promise<Uint8Array>;
+/** A raw handler that reads the request body in place: bytes [start, end) of `buf` (valid during
+ *  the call only), so that the hot path makes no view object per request. */
+export type RawSpanHandler = (buf: Uint8Array, start: number, end: number, ctx: CallContext) => Uint8Array | Promise<Uint8Array>;
 /** What a unary handler may return: the reply message or its plain properties. */
 export type ResInit<M> = M extends { res: { create(p?: infer P): unknown } } ? P | ResOf<M> : never;
 
@@ -39,6 +42,9 @@ export class RpcServer {
   readonly log: Logger;
   /** Registered methods by path ("vxfab.v1.Lookup/Vl2"). */
   readonly routes = new Map<string, Route>();
+  /** The same routes with their paths as UTF-8 bytes, for matching a request's method bytes
+   *  without making a string of them (the per-request hot path). */
+  private readonly routeBytes: { bytes: Buffer; route: Route }[] = [];
   private server: Server | undefined;
   private readonly live = new Set<ServerConnection>();
 
@@ -65,13 +71,36 @@ export class RpcServer {
     return this.add({ kind: 'raw', path, desc: undefined, fn: handler as Route['fn'] });
   }
 
+  /** Like handleRaw, for handlers that read the body where it lies in the received chunk. The
+   *  per-request view of handleRaw was 80% of a busy lookup server's allocations (heap sampling
+   *  profile at 150k VL2/s), which set its young-generation GC rate. */
+  handleRawSpan(path: string, handler: RawSpanHandler): this {
+    return this.add({ kind: 'span', path, desc: undefined, fn: handler as Route['fn'] });
+  }
+
   private add(route: Route): this {
     if (this.routes.has(route.path)) {
       throw new VxfabError('ALREADY_EXISTS', `method ${route.path} is already registered`,
         { field: 'path', value: route.path });
     }
     this.routes.set(route.path, route);
+    this.routeBytes.push({ bytes: Buffer.from(route.path, 'utf8'), route });
     return this;
+  }
+
+  /** The route whose path's UTF-8 bytes are exactly buf[start, end), if any. Bytes that are not a
+   *  registered path (or not UTF-8) give undefined: the caller then decodes the method as text. */
+  routeFor(buf: Uint8Array, start: number, end: number): Route | undefined {
+    const n = end - start;
+    const table = this.routeBytes;
+    outer: for (let r = 0; r < table.length; r++) {
+      const bytes = table[r]!.bytes;
+      if (bytes.length !== n) continue;
+      // Paths share their "vxfab.v1." start: compare from the end, where they differ.
+      for (let k = n - 1; k >= 0; k--) if (bytes[k] !== buf[start + k]) continue outer;
+      return table[r]!.route;
+    }
+    return undefined;
   }
 
   /** Open connections (hello done or not). */
