@@ -83,7 +83,3 @@ export class NetState {
     return changed;
   }
 }
-
-export function cloneTables(t: Tables): Tables {
-  return { fdb: new Map(t.fdb), flood: new Set(t.flood), neigh: new Map(t.neigh) };
-}

@@ -7,18 +7,11 @@
 //   underlay: each destination address must be a host; that host's VXLAN device of the same VNID
 //           hands it to its bridge, whose endpoint with the MAC takes it.
 // Knowing the intended target, the walk names the first table entry that sent the frame astray.
-import type { TableName } from './desired.js';
+import type { TableDiff } from './desired.js';
 import type { FabricView, SimEndpoint } from './fabric.js';
 
-export interface Fault {
-  host: string;
-  vnid: number;
-  table: TableName;
-  key: string;
-  have: string;
-  want: string;
-  why: string;
-}
+/** The table entry that sent a frame astray: the same shape as an audit difference. */
+export type Fault = TableDiff;
 
 export interface WalkResult {
   /** Endpoints that accepted the frame. */
