@@ -38,6 +38,9 @@ function pidAlive(pid: number): boolean {
 
 export class NamespaceSet {
   private readonly made = new Set<string>();
+  /** Creations under way: cleanup waits for them, or a namespace created while it runs would leak. */
+  private readonly creating = new Set<Promise<unknown>>();
+  private closing = false;
 
   constructor(readonly prefix: string) {}
 
@@ -56,9 +59,18 @@ export class NamespaceSet {
   /** Creates PREFIX-PID-NAME with loopback up. */
   async add(name: string): Promise<string> {
     const full = `${this.prefix}-${process.pid}-${name}`;
-    await execCommand('ip', ['netns', 'del', full]);
-    await ipMust(['netns', 'add', full], `create namespace ${full}`);
+    if (this.closing) throw new VxfabError('UNAVAILABLE', `namespace ${full} not created: the run is being cleaned up`);
     this.made.add(full);
+    const creation = (async () => {
+      await execCommand('ip', ['netns', 'del', full]);
+      await ipMust(['netns', 'add', full], `create namespace ${full}`);
+    })();
+    this.creating.add(creation);
+    try {
+      await creation;
+    } finally {
+      this.creating.delete(creation);
+    }
     await ipMust(['-n', full, 'link', 'set', 'lo', 'up'], `loopback up in ${full}`);
     return full;
   }
@@ -71,6 +83,8 @@ export class NamespaceSet {
 
   /** Deletes every namespace made here. Never throws. */
   async cleanup(): Promise<void> {
+    this.closing = true;
+    await Promise.allSettled([...this.creating]);
     for (const n of this.made) await execCommand('ip', ['netns', 'del', n]);
     this.made.clear();
   }
