@@ -27,7 +27,8 @@ export async function ipMust(args: string[], what: string): Promise<string> {
   return r.stdout;
 }
 
-function pidAlive(pid: number): boolean {
+/** True while a process with this pid exists (EPERM: it exists, owned by someone else). */
+export function pidAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;

@@ -3,6 +3,7 @@
 
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
+import { pidAlive } from '../../src/sim/netns.js';
 
 const run = promisify(execFile);
 
@@ -22,15 +23,6 @@ export async function netnsUnavailable(): Promise<string | undefined> {
     return `cannot create network namespaces here: ${(err as Error).message}`;
   }
   return undefined;
-}
-
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 export class Namespaces {
