@@ -28,6 +28,7 @@ import { MessageCounter } from './counting-ports.js';
 import { diffHost, formatDiff } from './desired.js';
 import { FabricView, type SimEndpoint } from './fabric.js';
 import { checkLinuxFabric, readKernels } from './linux-checker.js';
+import type { AgentContext } from './host-runtime.js';
 import { LinuxHostRuntime, UNDERLAY_DEV } from './linux-host.js';
 import { checkLinuxPlan, linuxPrivilegeProblem } from './linux-limits.js';
 import { SimLookup } from './lookups.js';
@@ -126,6 +127,12 @@ class LinuxRun {
     this.log = (o.logger ?? pino({ level: 'silent' })).child({ module: 'sim/linux' });
     this.settleMs = o.settleTimeoutMs ?? plan.settleTimeoutMs;
     this.nss = new NamespaceSet(o.prefix ?? 'vxt-topo');
+  }
+
+  private get agentContext(): AgentContext {
+    // The runner tells the agent of every NIC plugged or unplugged here (syncNow), as `vxfab
+    // endpoint attach` does; the poll is a safety net.
+    return { controller: this.controllerAddress, counter: this.counter, timers: { nicPollMs: 2000, heartbeatMs: 5000 }, log: this.log };
   }
 
   private get ctl(): Controller {
@@ -253,7 +260,7 @@ class LinuxRun {
         if (m && w.table === 'fdb' && w.op === 'set' && w.key === m.mac && w.vnid === m.vnid) m.at.set(host.name, host.lastWriteAt);
       });
       await host.route(this.lookups.map((l) => l.address), cutHosts.has(h.name));
-      await host.startAgent(this.controllerAddress, this.counter, this.log);
+      await host.startAgent(this.agentContext);
       this.o.onProgress?.({ phase: 'agents', done: ++done, total: this.plan.hosts.length });
     }
   }
@@ -384,7 +391,7 @@ class LinuxRun {
       case 'start-agent': {
         what = `start the agent of ${s.host}`;
         const h = this.hosts.get(s.host)!;
-        await h.startAgent(this.controllerAddress, this.counter, this.log);
+        await h.startAgent(this.agentContext);
         if (h.impaired === 'agent stopped') h.impaired = this.cutHosts.has(h.name) ? 'cut off from the lookup service' : undefined;
         for (const name of [...this.unplugged]) if (this.ctl.getNic(this.nicIds.get(name)!).node === h.name) await this.plug(name);
         watched = new Set([s.host]);

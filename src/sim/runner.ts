@@ -22,7 +22,8 @@ import { changedVnids, FabricView, type SimEndpoint } from './fabric.js';
 import type { Fault } from './faulty-dataplane.js';
 import { SimLookup } from './lookups.js';
 import { memoryMiB, percentile, type CheckpointReport, type RunReport, type StepReport } from './report.js';
-import { SimHostRuntime, type AgentTimers } from './sim-host.js';
+import type { AgentContext, AgentTimers } from './host-runtime.js';
+import { SimHostRuntime } from './sim-host.js';
 import type { CheckpointDecl, Plan, PlanNic, PlanStep } from './topology.js';
 
 export interface Progress {
@@ -222,7 +223,7 @@ class Simulation {
     }
     let done = 0;
     await this.pipelined([...this.hosts.values()], async (host) => {
-      await host.startAgent(this.controllerAddress, this.counter, this.timers, this.log);
+      await host.startAgent(this.agentContext);
       done++;
       if (done % 50 === 0 || done === this.hosts.size) this.o.onProgress?.({ phase: 'agents', done, total: this.hosts.size });
     });
@@ -386,8 +387,8 @@ class Simulation {
       case 'start-agent': {
         what = `start the agent of ${s.host}`;
         const h = this.hosts.get(s.host)!;
-        await h.startAgent(this.controllerAddress, this.counter, this.timers, this.log);
-        if (h.impaired === 'agent stopped') h.impaired = h.canBeCut && this.isCut(h) ? 'cut off from the lookup service' : undefined;
+        await h.startAgent(this.agentContext);
+        if (h.impaired === 'agent stopped') h.impaired = this.isCut(h) ? 'cut off from the lookup service' : undefined;
         watched = new Set([s.host]);
         break;
       }
@@ -437,6 +438,10 @@ class Simulation {
 
   private readonly cutHosts = new Set<string>();
   private moveWatch: MoveWatch | undefined;
+
+  private get agentContext(): AgentContext {
+    return { controller: this.controllerAddress, counter: this.counter, timers: this.timers, log: this.log };
+  }
 
   private isCut(h: SimHostRuntime): boolean {
     return this.cutHosts.has(h.name);
