@@ -1,7 +1,8 @@
 // The simulator's public surface.
 export { loadTopologyFile, parseTopology } from './loader.js';
 export { expandTopology } from './expand.js';
-export { runTopology, type RunOptions, type Progress } from './runner.js';
+export { runTopology, type RunOptions } from './runner.js';
+export type { Progress } from './timeline.js';
 export { runLinuxTopology, type LinuxRunOptions } from './linux-runner.js';
 export { LINUX_MAX_HOSTS, LINUX_MAX_NICS, checkLinuxPlan } from './linux-limits.js';
 export { checkFabric, type CheckOptions, type CheckResult, type Violation } from './checker.js';

@@ -1,5 +1,5 @@
 // A one-line progress bar on stderr for long runs; nothing when stderr is not a terminal.
-import type { Progress } from './runner.js';
+import type { Progress } from './timeline.js';
 
 const LABEL: Record<Progress['phase'], string> = { create: 'creating objects', agents: 'starting agents', boot: 'converging', steps: 'timeline' };
 
