@@ -24,7 +24,7 @@ export interface TableDiff {
 /** Differences of one host's tables from the desired state; empty when it is converged. Stops
  * after `limit` differences (a host that missed a whole network differs in thousands). With
  * `only`, the networks' presence is judged in full but only those networks' tables are compared:
- * for a caller that knows the other tables matched and have not changed since (runner.ts). */
+ * for a caller that knows the other tables matched and have not changed since (convergence.ts). */
 export function diffHost(view: FabricView, hostName: string, limit = Infinity, only?: ReadonlySet<number>): TableDiff[] {
   const host = view.hosts.get(hostName);
   if (!host) return [];

@@ -9,9 +9,9 @@ import { checkFabric, type CheckOptions } from './checker.js';
 import type { Fault } from './faulty-dataplane.js';
 import type { AgentTimers } from './host-runtime.js';
 import { SimHostRuntime } from './sim-host.js';
+import type { RunReport } from './report.js';
 import { TimelineRun, type Judgement, type Progress } from './timeline.js';
 import type { CheckpointDecl, Plan, PlanHost } from './topology.js';
-import type { RunReport } from './report.js';
 
 export type { Progress } from './timeline.js';
 

@@ -9,6 +9,7 @@
 // the tables, linux-runner.ts pings).
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
+import { Controller as Methods } from '../wire/gen/services.js';
 import type { Violation } from './checker.js';
 import { ControlPlane, pipelined } from './control-plane.js';
 import { ConvergenceWatch, type MoveWatch } from './convergence.js';
@@ -16,7 +17,6 @@ import { MessageCounter } from './counting-ports.js';
 import { FabricView } from './fabric.js';
 import type { AgentContext, AgentTimers, HostRuntime } from './host-runtime.js';
 import { memoryMiB, percentile, type CheckpointReport, type RunReport, type StepReport } from './report.js';
-import { Controller as Methods } from '../wire/gen/services.js';
 import type { CheckpointDecl, Plan, PlanHost, PlanStep } from './topology.js';
 
 export interface Progress {
