@@ -13,7 +13,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer, connect, type Socket } from 'node:net';
 import { cpus, totalmem } from 'node:os';
-import { performance } from 'node:perf_hooks';
+import { performance, PerformanceObserver } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
@@ -40,8 +40,9 @@ const now = (): number => performance.now();
 const epochMs = (): number => performance.timeOrigin + performance.now();
 const silent = pino({ level: 'silent' });
 
-/** Starts `node script args` and returns it with a reader of its stdout lines. */
-function startNode(script: string, args: string[], nodeArgs: string[] = []): { child: ChildProcess; onLine: (fn: (line: string) => void) => void; stop: () => Promise<void> } {
+/** Starts `node script args` and returns it with a reader of its stdout lines. `stop` closes its
+ *  stdin (the bench's own children exit then) or sends `signal` (the vxfab CLI stops on SIGTERM). */
+function startNode(script: string, args: string[], nodeArgs: string[] = []): { child: ChildProcess; onLine: (fn: (line: string) => void) => void; stop: (signal?: NodeJS.Signals) => Promise<void> } {
   const child = spawn(process.execPath, [...nodeArgs, fileURLToPath(new URL(script, import.meta.url)), ...args], { stdio: ['pipe', 'pipe', 'inherit'] });
   const listeners: ((line: string) => void)[] = [];
   let buf = '';
@@ -58,9 +59,10 @@ function startNode(script: string, args: string[], nodeArgs: string[] = []): { c
   return {
     child,
     onLine: (fn) => listeners.push(fn),
-    stop: async () => {
+    stop: async (signal?: NodeJS.Signals) => {
       if (child.exitCode !== null || child.signalCode !== null) return;
-      child.stdin!.end();
+      if (signal) child.kill(signal);
+      else child.stdin!.end();
       const t = setTimeout(() => child.kill('SIGKILL'), 5000);
       await exited;
       clearTimeout(t);
@@ -86,6 +88,37 @@ async function freePort(): Promise<number> {
   await new Promise<void>((r) => s.close(() => r()));
   return port;
 }
+
+/** GC pauses of one process, by epoch ms: to say how much of a tail they explain. */
+class Pauses {
+  private list: { start: number; ms: number }[] = [];
+  add(start: number, ms: number): void {
+    this.list.push({ start, ms });
+  }
+  /** Takes a "gc START DURATION KIND" line of a process preloaded with gc-lines.js. */
+  parse(line: string): void {
+    const g = /^gc ([\d.]+) ([\d.]+) /.exec(line);
+    if (g) this.add(Number(g[1]), Number(g[2]));
+  }
+  /** The pauses that overlap [from, to] (epoch ms). */
+  within(from: number, to: number): { count: number; total: number; max: number } {
+    const hit = this.list.filter((p) => p.start < to && p.start + p.ms > from);
+    return { count: hit.length, total: hit.reduce((a, p) => a + p.ms, 0), max: Math.max(0, ...hit.map((p) => p.ms)) };
+  }
+  static describe(p: { count: number; total: number; max: number }): string {
+    return p.count === 0 ? 'none' : `${p.count} (${p.total.toFixed(1)} ms in all, longest ${p.max.toFixed(1)} ms)`;
+  }
+}
+
+/** A vxfab process answering lookups. */
+interface Target {
+  name: string;
+  port: number;
+  gc: Pauses;
+  vl2?: (i: number) => Promise<unknown>;
+}
+
+interface FanOut { p50: number; p99: number; max: number; slowest: { from: number; to: number } }
 
 /** Latency samples (ms) of one case. */
 class Samples {
@@ -138,8 +171,14 @@ async function closedLoop(inflight: number, seconds: number, call: (i: number) =
 }
 
 /**
- * Open loop: issues calls at `rate` per second (in 1 ms ticks) whatever the answers do; after a
- * 500 ms warm-up, like closedLoop's, times the calls issued during the next `seconds`.
+ * Open loop: issues calls at `rate` per second whatever the answers do; after a 500 ms warm-up,
+ * like closedLoop's, times the calls issued during the next `seconds`.
+ *
+ * Calls are issued on every turn of the event loop (setImmediate) as they fall due, not in one
+ * burst per 1 ms timer tick: at 230k/s a tick's burst is 230 calls, and the last of them waited
+ * for the whole burst to be encoded, sent, answered and decoded — about 0.6 ms of the p50 came
+ * from the load generator's own granularity, not from the server. Turn by turn, a busy client
+ * still batches (more calls fall due while it works), an idle one sends a few at a time.
  *
  * The warm-up matters: its first ~200 ms hold event-loop gaps of 30-70 ms while the JIT compiles
  * this loop's paths (measured: the gaps came with as much CPU time as wall time, and none came
@@ -164,6 +203,7 @@ async function openLoop(rate: number, seconds: number, call: (i: number) => Prom
     done++;
     settled();
   };
+  const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
   const start = now();
   const t0 = start + 500;
   const end = t0 + seconds * 1000;
@@ -175,7 +215,7 @@ async function openLoop(rate: number, seconds: number, call: (i: number) => Prom
       const p = call(next++ & (KEY_POOL - 1));
       void (t >= t0 ? p.then(() => timed(t)) : p.then(settled));
     }
-    await sleep(1);
+    await turn();
   }
   if (outstanding > 0) await new Promise<void>((resolve) => { drained = resolve; });
   return { rate: done / seconds, p50: samples.quantile(0.5), p99: samples.quantile(0.99) };
@@ -287,20 +327,43 @@ export async function runLookupBench(options: LookupBenchOptions = {}): Promise<
   }
 
   const cleanups: (() => Promise<void>)[] = [];
+  const gcPreload = ['--import', new URL('./gc-lines.js', import.meta.url).href];
   try {
-    // ---- the vxfab server (controller + store + in-process lookup), loaded first ----
-    const server = startNode('./lookup-server.js', [String(nics), String(nodes), String(vnids)], ['--expose-gc', '--max-old-space-size=8192']);
+    // ---- vxfab serve: controller + store + in-process lookup, one process, loaded first ----
+    const server = startNode('./lookup-server.js', [String(nics), String(nodes), String(vnids)], ['--expose-gc', '--max-old-space-size=8192', ...gcPreload]);
     cleanups.push(server.stop);
     const commits = new Map<number, number>();
+    const serverGc = new Pauses();
+    const clientGc = new Pauses();
     server.onLine((line) => {
       const m = /^commit (\d+) ([\d.]+)$/.exec(line);
       if (m) commits.set(Number(m[1]), Number(m[2]));
+      serverGc.parse(line);
     });
+    const gcObserver = new PerformanceObserver((list) => {
+      for (const e of list.getEntries()) clientGc.add(performance.timeOrigin + e.startTime, e.duration);
+    });
+    gcObserver.observe({ entryTypes: ['gc'] });
+    cleanups.push(async () => gcObserver.disconnect());
     const ready = await firstLine(server, /^ready (\d+) (\d+) (\d+) (\d+)$/, 300_000);
     const port = Number(ready[1]);
     const mappings = Number(ready[2]);
     const indexBytes = Number(ready[3]);
     const loadMs = Number(ready[4]);
+
+    // ---- a lookup replica: the real `vxfab lookup serve`, fed over the wire by the server ----
+    const replicaStart = now();
+    const replica = startNode('../src/cli/main.js', ['lookup', 'serve', '--controller', `127.0.0.1:${port}`, '--listen', '127.0.0.1:0',
+      '--log-level', 'warn'], ['--expose-gc', '--max-old-space-size=8192', ...gcPreload]);
+    cleanups.push(async () => { await replica.stop('SIGTERM'); });
+    const replicaGc = new Pauses();
+    replica.onLine((line) => replicaGc.parse(line));
+    const replicaPort = Number((await firstLine(replica, /^listening [\d.]+:(\d+)$/, 300_000))[1]);
+    const replicaLoadMs = now() - replicaStart;
+    replica.child.kill('SIGUSR2');
+    const mem = await firstLine(replica, /^mem (\d+) (\d+) (\d+)$/, 30_000);
+    const replicaBytes = Number(mem[1]) + Number(mem[2]);
+    const replicaRss = Number(mem[3]);
 
     // ---- baselines' servers ----
     const echo = startNode('./lookup-echo.js', []);
@@ -334,53 +397,84 @@ export async function runLookupBench(options: LookupBenchOptions = {}): Promise<
     const echoFrame = Buffer.alloc(size, 0x61);
     echoFrame[0] = size - 1;
 
-    const client = new RpcClient({ address: `127.0.0.1:${port}`, role: vxfab.v1.Role.ROLE_BENCH, identity: 'bench', logger: silent });
-    cleanups.push(() => client.close());
-    await client.connect();
-    // Sanity: the answers are right before anything is timed.
-    for (let k = 0; k < 100; k++) {
-      const r = await client.call(Lookup.Vl2, reqs[k]!);
-      const h = await rc.hget(redisKeys[k]!, reqs[k]!.mac);
-      if (h !== `${r.underlay}|${r.port}|${r.node}`) throw new Error(`vxfab and redis disagree on ${JSON.stringify(reqs[k])}: ${h} vs ${JSON.stringify(r)}`);
+    const targets: Target[] = [
+      { name: 'vxfab lookup serve', port: replicaPort, gc: replicaGc },
+      { name: 'vxfab serve', port, gc: serverGc },
+    ];
+    for (const target of targets) {
+      const client = new RpcClient({ address: `127.0.0.1:${target.port}`, role: vxfab.v1.Role.ROLE_BENCH, identity: 'bench', logger: silent });
+      cleanups.push(() => client.close());
+      await client.connect();
+      // Sanity: the answers are right before anything is timed.
+      for (let k = 0; k < 100; k++) {
+        const r = await client.call(Lookup.Vl2, reqs[k]!);
+        const h = await rc.hget(redisKeys[k]!, reqs[k]!.mac);
+        if (h !== `${r.underlay}|${r.port}|${r.node}`) throw new Error(`${target.name} and redis disagree on ${JSON.stringify(reqs[k])}: ${h} vs ${JSON.stringify(r)}`);
+      }
+      target.vl2 = (i: number) => client.call(Lookup.Vl2, reqs[i]!);
     }
-    const vl2 = (i: number) => client.call(Lookup.Vl2, reqs[i]!);
     const hget = (i: number) => rc.hget(redisKeys[i]!, reqs[i]!.mac);
 
-    const table: { inflight: number; echo: Result; vxfab: Result; redis: Result }[] = [];
+    const table: { inflight: number; echo: Result; vxfab: Result[]; redis: Result }[] = [];
     for (const inflight of [1, 64]) {
       const e = await echoLoop(echoPort, inflight, echoFrame, seconds);
-      const v = await closedLoop(inflight, seconds, vl2);
+      const v: Result[] = [];
+      for (const target of targets) v.push(await closedLoop(inflight, seconds, target.vl2!));
       const r = await closedLoop(inflight, seconds, hget);
       table.push({ inflight, echo: e, vxfab: v, redis: r });
     }
-    const peak = table[1]!.vxfab.rate;
-    const half = await openLoop(peak / 2, seconds, vl2);
+    const halves: { from: number; to: number; offered: number; result: Result }[] = [];
+    for (const [t, target] of targets.entries()) {
+      const offered = table[1]!.vxfab[t]!.rate / 2;
+      const from = epochMs();
+      const result = await openLoop(offered, seconds, target.vl2!);
+      halves.push({ from, to: epochMs(), offered, result });
+    }
 
     // ---- fan-out: one NIC move to `subscribers` Subscribe streams, one connection each ----
-    const fan = await fanOut(port, fabric, subscribers, moves, commits);
+    const fans: FanOut[] = [];
+    for (const target of targets) fans.push(await fanOut(target.port, port, fabric, subscribers, moves, commits));
 
     const cpu = cpus();
     print(`lookup bench: ${cpu.length} × ${cpu[0]?.model ?? 'cpu'}, ${Math.round(totalmem() / 2 ** 30)} GiB, node ${process.version}; ` +
       `${fmtRate(mappings)} mappings (${vnids} vnids, ${nodes} nodes), ${seconds} s per case, uniformly random keys, one client process`);
-    print(`frames: request ${reqFrame.length} B, reply ${resFrame.length} B (echo ${size} B both ways); index loaded in ${loadMs} ms`);
+    print(`frames: request ${reqFrame.length} B, reply ${resFrame.length} B (echo ${size} B both ways); ` +
+      `index loaded in ${loadMs} ms in vxfab serve (from its store), replica ready in ${Math.round(replicaLoadMs)} ms (snapshot over the wire)`);
+    print('vxfab lookup serve: a replica process, index only, fed by vxfab serve\'s change feed; vxfab serve: controller and lookup in one process');
     print('');
-    print('in flight  system              lookups/s    p50 ms   p99 ms   ÷ echo   ÷ redis');
+    print('in flight  system                 lookups/s    p50 ms   p99 ms   ÷ echo   ÷ redis');
     for (const row of table) {
-      for (const [name, r] of [['echo (baseline)', row.echo], ['vxfab VL2', row.vxfab], ['redis HGET (ioredis)', row.redis]] as const) {
-        print(`${String(row.inflight).padStart(9)}  ${name.padEnd(20)}${fmtRate(r.rate).padStart(10)}${fmtMs(r.p50).padStart(10)}${fmtMs(r.p99).padStart(9)}` +
+      const rows: [string, Result][] = [['echo (baseline)', row.echo], ...targets.map((t, i): [string, Result] => [t.name, row.vxfab[i]!]),
+        ['redis HGET (ioredis)', row.redis]];
+      for (const [name, r] of rows) {
+        print(`${String(row.inflight).padStart(9)}  ${name.padEnd(23)}${fmtRate(r.rate).padStart(10)}${fmtMs(r.p50).padStart(10)}${fmtMs(r.p99).padStart(9)}` +
           `${(r.rate / row.echo.rate).toFixed(2).padStart(9)}${(r.rate / row.redis.rate).toFixed(2).padStart(10)}`);
       }
     }
     const at64 = table[1]!;
     print('');
-    print(`vxfab at half its peak (${fmtRate(peak / 2)}/s offered, open loop): ${fmtRate(half.rate)}/s, p50 ${fmtMs(half.p50)} ms, p99 ${fmtMs(half.p99)} ms` +
-      `   [floor p99 < 2 ms: ${half.p99 < 2 ? 'met' : 'MISSED'}]`);
-    print(`memory per mapping: vxfab index ${(indexBytes / mappings).toFixed(1)} B (heap + array buffers), redis used_memory ${(redisBytes / nics).toFixed(1)} B` +
-      `   [floor ≤ 200 B: ${indexBytes / mappings <= 200 ? 'met' : 'MISSED'}]`);
-    print(`floors at 64 in flight: ≥ 1.5× redis: ${(at64.vxfab.rate / at64.redis.rate).toFixed(2)}× ${at64.vxfab.rate >= 1.5 * at64.redis.rate ? 'met' : 'MISSED'}; ` +
-      `≥ 0.25× echo: ${(at64.vxfab.rate / at64.echo.rate).toFixed(2)}× ${at64.vxfab.rate >= 0.25 * at64.echo.rate ? 'met' : 'MISSED'}`);
-    print(`NIC move → ${subscribers} subscribers (own connection each), commit to last delivery over ${moves} moves: ` +
-      `p50 ${fmtMs(fan.p50)} ms, p99 ${fmtMs(fan.p99)} ms, max ${fmtMs(fan.max)} ms   [floor p99 < 50 ms: ${fan.p99 < 50 ? 'met' : 'MISSED'}]`);
+    for (const [t, target] of targets.entries()) {
+      const h = halves[t]!;
+      print(`${target.name} at half its peak (${fmtRate(h.offered)}/s offered, open loop): ${fmtRate(h.result.rate)}/s, ` +
+        `p50 ${fmtMs(h.result.p50)} ms, p99 ${fmtMs(h.result.p99)} ms   [floor p99 < 2 ms: ${h.result.p99 < 2 ? 'met' : 'MISSED'}]`);
+      print(`  GC pauses during that pass: ${target.name} ${Pauses.describe(target.gc.within(h.from, h.to))}; ` +
+        `this client ${Pauses.describe(clientGc.within(h.from, h.to))}`);
+    }
+    print(`memory per mapping: vxfab index ${(indexBytes / mappings).toFixed(1)} B (heap + array buffers it added to vxfab serve); ` +
+      `the whole replica process ${(replicaBytes / mappings).toFixed(1)} B (heap + array buffers; RSS ${(replicaRss / mappings).toFixed(1)} B); ` +
+      `redis used_memory ${(redisBytes / nics).toFixed(1)} B   [floor ≤ 200 B: ${indexBytes / mappings <= 200 && replicaBytes / mappings <= 200 ? 'met' : 'MISSED'}]`);
+    for (const [t, target] of targets.entries()) {
+      const v = at64.vxfab[t]!;
+      print(`floors at 64 in flight, ${target.name}: ≥ 1.5× redis: ${(v.rate / at64.redis.rate).toFixed(2)}× ${v.rate >= 1.5 * at64.redis.rate ? 'met' : 'MISSED'}; ` +
+        `≥ 0.25× echo: ${(v.rate / at64.echo.rate).toFixed(2)}× ${v.rate >= 0.25 * at64.echo.rate ? 'met' : 'MISSED'}`);
+    }
+    for (const [t, target] of targets.entries()) {
+      const fan = fans[t]!;
+      print(`NIC move → ${subscribers} subscribers of ${target.name} (own connection each), controller commit to last delivery over ${moves} moves: ` +
+        `p50 ${fmtMs(fan.p50)} ms, p99 ${fmtMs(fan.p99)} ms, max ${fmtMs(fan.max)} ms   [floor p99 < 50 ms: ${fan.p99 < 50 ? 'met' : 'MISSED'}]`);
+      print(`  GC pauses during the slowest move: ${target.name} ${Pauses.describe(target.gc.within(fan.slowest.from, fan.slowest.to))}; ` +
+        `this client ${Pauses.describe(clientGc.within(fan.slowest.from, fan.slowest.to))}`);
+    }
   } finally {
     for (const c of cleanups.reverse()) await c().catch(() => undefined);
   }
@@ -395,8 +489,9 @@ function usedMemory(info: string): number {
   return m ? Number(m[1]) : NaN;
 }
 
-async function fanOut(port: number, fabric: ReturnType<typeof benchFabric>, subscribers: number, moves: number,
-  commits: Map<number, number>): Promise<{ p50: number; p99: number; max: number }> {
+/** Subscribers on `port`, moves made through the controller on `controllerPort`. */
+async function fanOut(port: number, controllerPort: number, fabric: ReturnType<typeof benchFabric>, subscribers: number, moves: number,
+  commits: Map<number, number>): Promise<FanOut> {
   const nic = fabric.nic(0);
   // Two nodes that already carry the vnid: the move changes the endpoint, not the flood list.
   const homes = [nic.node, fabric.nodeOf(fabric.vnids)];
@@ -429,8 +524,11 @@ async function fanOut(port: number, fabric: ReturnType<typeof benchFabric>, subs
       }));
     }
     await syncedPromise;
-    const ctl = clients[0]!;
+    const ctl = new RpcClient({ address: `127.0.0.1:${controllerPort}`, role: vxfab.v1.Role.ROLE_BENCH, identity: 'mover', logger: silent });
+    clients.push(ctl);
+    await ctl.connect();
     const latencies: number[] = [];
+    let slowest = { from: 0, to: 0 };
     for (let m = 0; m < moves; m++) {
       const moved = await ctl.call(Controller.MoveNic, { id: nic.id, node: homes[(m + 1) % 2]! });
       const rev = Number(moved.revision);
@@ -440,11 +538,12 @@ async function fanOut(port: number, fabric: ReturnType<typeof benchFabric>, subs
       const committed = commits.get(rev);
       if (committed === undefined) throw new Error(`no commit time for revision ${rev}`);
       latencies.push(a.last - committed);
+      if (a.last - committed > slowest.to - slowest.from) slowest = { from: committed, to: a.last };
       await sleep(20);
     }
     latencies.sort((x, y) => x - y);
     const q = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))]!;
-    return { p50: q(0.5), p99: q(0.99), max: latencies[latencies.length - 1]! };
+    return { p50: q(0.5), p99: q(0.99), max: latencies[latencies.length - 1]!, slowest };
   } finally {
     for (const c of calls) c.cancel();
     await Promise.all(clients.map((c) => c.close()));
