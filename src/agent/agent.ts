@@ -29,6 +29,7 @@ import { diffTables, isNoChange } from '../dataplane/diff.js';
 import { canonicalIp, canonicalMac } from '../dataplane/validate.js';
 import { VxfabError, isVxfabError } from '../model/errors.js';
 import type { Nic } from '../model/objects.js';
+import { flushNetwork } from './flush.js';
 import { LookupLink, type LookupLinkOptions } from './lookup-link.js';
 import { NetState } from './net-state.js';
 import type { ControllerPort, LookupConnection, LookupDialer, LookupEvent } from './ports.js';
@@ -472,7 +473,7 @@ export class Agent extends EventEmitter<AgentEvents> {
     if (net === undefined || e.revision <= net.snapshotRevision) return;
     if (e.kind === 'flood') {
       net.flood = e.flood ?? [];
-      this.markDirty(e.vnid);
+      this.scheduleFlush(e.vnid);
       return;
     }
     const ep = e.endpoint;
@@ -480,13 +481,13 @@ export class Agent extends EventEmitter<AgentEvents> {
     const mac = ep.mac.toLowerCase();
     if (net.isLocal(ep.node) || (e.oldNode !== undefined && net.isLocal(e.oldNode))) this.kick();
     if (this.mode === 'push') {
-      if (e.kind === 'removed') {
-        if (net.endpoints.get(mac)?.nicId === ep.nicId || ep.nicId === '') net.endpoints.delete(mac);
-      } else net.endpoints.set(mac, { ...ep, mac });
+      // Marks only the keys this endpoint can change: the flush diffs just those.
+      net.applyEndpointEvent(e.kind, ep);
+      this.scheduleFlush(e.vnid);
     } else {
       this.invalidate(net, e.kind, { ...ep, mac });
+      this.markDirty(e.vnid);
     }
-    this.markDirty(e.vnid);
   }
 
   /** on-demand: a move re-points a cached entry in place (no miss, no lookup); a removal drops the
@@ -575,7 +576,14 @@ export class Agent extends EventEmitter<AgentEvents> {
 
   // ---- writing the kernel ------------------------------------------------------------------------
 
+  /** The whole network is to be diffed at the next flush. */
   private markDirty(vnid: number): void {
+    this.nets.get(vnid)?.markAllDirty();
+    this.scheduleFlush(vnid);
+  }
+
+  /** Flushes the network soon (what changed is marked in its NetState). */
+  private scheduleFlush(vnid: number): void {
     this.dirty.add(vnid);
     if (this.flushScheduled) return;
     this.flushScheduled = true;
@@ -594,15 +602,7 @@ export class Agent extends EventEmitter<AgentEvents> {
       const net = this.nets.get(vnid);
       if (net === undefined || !net.ensured || (this.mode === 'push' && !net.loaded)) continue;
       try {
-        if (net.mirror === undefined) net.mirror = await this.dp.read(vnid);
-        const want = net.desired(this.mode);
-        const changes = diffTables(want, net.mirror);
-        if (isNoChange(changes)) continue;
-        await this.write(vnid, changes);
-        // `want` was built for this diff and nothing else holds it: it becomes the mirror as is
-        // (a copy would double what every network's tables cost).
-        net.mirror = want;
-        changed = true;
+        if (await flushNetwork(net, this.dp, this.mode, (c) => this.write(vnid, c)) !== undefined) changed = true;
       } catch (e) {
         net.mirror = undefined;
         this.log.warn({ vnid, err: errText(e) }, 'table write failed; retrying in 1 s (from a fresh kernel read)');
@@ -636,6 +636,7 @@ export class Agent extends EventEmitter<AgentEvents> {
       if (!net.ensured) continue;
       const actual: Tables = await this.dp.read(net.vnid);
       net.mirror = actual;
+      net.markAllDirty(); // a fresh read: the next flush diffs in full (also if the write below fails)
       if (this.mode === 'push' && !net.loaded) continue; // nothing known yet: delete nothing
       const want = net.desired(this.mode);
       const changes = diffTables(want, actual);
