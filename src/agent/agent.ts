@@ -162,8 +162,12 @@ export class Agent extends EventEmitter<AgentEvents> {
     if (this.mode === 'on-demand') this.unsubscribeMiss = this.dp.onMiss((m) => this.onMiss(m));
     await this.register().catch((e: unknown) => this.log.warn({ err: errText(e) }, 'node registration failed; retrying with heartbeats'));
     await this.pollNics();
-    this.every(this.o.nicPollMs ?? 5000, () => this.kick());
-    this.every(this.o.heartbeatMs ?? 5000, () => this.heartbeat());
+    // The controller-facing loops start at a random phase within their period: agents started
+    // together (a fleet rollout, a power cut, the simulator's 1,000) would otherwise poll and beat
+    // in lockstep, a burst of a thousand calls every period that stalls whatever else is going on
+    // (a NIC move being propagated). No poll comes later than without the phase.
+    this.every(this.o.nicPollMs ?? 5000, () => this.kick(), true);
+    this.every(this.o.heartbeatMs ?? 5000, () => this.heartbeat(), true);
     if ((this.o.reconcileMs ?? 30_000) > 0) this.every(this.o.reconcileMs ?? 30_000, () => void this.reconcile().catch(() => undefined));
     if (this.mode === 'on-demand') {
       const ttl = this.o.cacheTtlMs ?? 300_000;
@@ -664,10 +668,21 @@ export class Agent extends EventEmitter<AgentEvents> {
     return run;
   }
 
-  private every(ms: number, fn: () => void): void {
-    const t = setInterval(fn, ms);
-    t.unref();
-    this.timers.push(t);
+  /** Runs `fn` every `ms`; with `randomPhase`, first after a random part of `ms`. */
+  private every(ms: number, fn: () => void, randomPhase = false): void {
+    const repeat = () => {
+      if (this.closed) return;
+      const t = setInterval(fn, ms);
+      t.unref();
+      this.timers.push(t);
+    };
+    if (!randomPhase) return repeat();
+    const first = setTimeout(() => {
+      fn();
+      repeat();
+    }, Math.floor(Math.random() * ms));
+    first.unref();
+    this.timers.push(first);
   }
 }
 
