@@ -82,7 +82,15 @@ export class NetState {
 
   /** Replaces the flood list (hosts carrying the network). */
   set flood(members: FloodTarget[]) {
-    this.floodTargets = members.map((m) => ({ ...m, underlay: vtepOrRaw(m.underlay) }));
+    // A flood change adds or drops one host of ~100: the others' entries (and their strings) are
+    // kept, so a list that 100 agents each receive per NIC move does not leave 100 copies behind.
+    const had = new Map<string, FloodTarget>();
+    for (const f of this.floodTargets) had.set(f.node, f);
+    this.floodTargets = members.map((m) => {
+      const underlay = vtepOrRaw(m.underlay);
+      const f = had.get(m.node);
+      return f !== undefined && f.underlay === underlay && f.port === m.port ? f : { ...m, underlay };
+    });
     this.dirtyFlood = true;
   }
 
