@@ -22,6 +22,7 @@
 // so a restart or a reconcile does not blip live flows. The periodic reconcile re-reads the kernel.
 
 import { EventEmitter } from 'node:events';
+import { performance } from 'node:perf_hooks';
 import { pino, type Logger } from 'pino';
 import type { DataPlane, MissEvent, NetworkSpec, TableChanges, Tables } from '../dataplane/dataplane.js';
 import { VXLAN_PORT } from '../dataplane/dataplane.js';
@@ -29,6 +30,7 @@ import { diffTables, isNoChange } from '../dataplane/diff.js';
 import { canonicalIp, canonicalMac } from '../dataplane/validate.js';
 import { VxfabError, isVxfabError } from '../model/errors.js';
 import type { Nic } from '../model/objects.js';
+import { flushNetwork } from './flush.js';
 import { LookupLink, type LookupLinkOptions } from './lookup-link.js';
 import { NetState } from './net-state.js';
 import type { ControllerPort, LookupConnection, LookupDialer, LookupEvent } from './ports.js';
@@ -125,7 +127,7 @@ export class Agent extends EventEmitter<AgentEvents> {
   private queue: Promise<unknown> = Promise.resolve();
   private readonly dirty = new Set<number>();
   private flushScheduled = false;
-  private readonly timers: NodeJS.Timeout[] = [];
+  private readonly timers = new Set<NodeJS.Timeout>();
   private readonly negative = new Map<string, number>();
   private readonly inflight = new Set<string>();
   private unsubscribeMiss: (() => void) | undefined;
@@ -161,8 +163,12 @@ export class Agent extends EventEmitter<AgentEvents> {
     if (this.mode === 'on-demand') this.unsubscribeMiss = this.dp.onMiss((m) => this.onMiss(m));
     await this.register().catch((e: unknown) => this.log.warn({ err: errText(e) }, 'node registration failed; retrying with heartbeats'));
     await this.pollNics();
-    this.every(this.o.nicPollMs ?? 5000, () => this.kick());
-    this.every(this.o.heartbeatMs ?? 5000, () => this.heartbeat());
+    // The controller-facing loops run at a random phase within their period: agents started
+    // together (a fleet rollout, a power cut, the simulator's 1,000 in one process) would
+    // otherwise poll and beat in lockstep, a burst of a thousand calls every period that holds up
+    // whatever else is going on (a NIC move being propagated).
+    this.every(this.o.nicPollMs ?? 5000, () => this.kick(), true);
+    this.every(this.o.heartbeatMs ?? 5000, () => this.heartbeat(), true);
     if ((this.o.reconcileMs ?? 30_000) > 0) this.every(this.o.reconcileMs ?? 30_000, () => void this.reconcile().catch(() => undefined));
     if (this.mode === 'on-demand') {
       const ttl = this.o.cacheTtlMs ?? 300_000;
@@ -472,7 +478,7 @@ export class Agent extends EventEmitter<AgentEvents> {
     if (net === undefined || e.revision <= net.snapshotRevision) return;
     if (e.kind === 'flood') {
       net.flood = e.flood ?? [];
-      this.markDirty(e.vnid);
+      this.scheduleFlush(e.vnid);
       return;
     }
     const ep = e.endpoint;
@@ -480,13 +486,13 @@ export class Agent extends EventEmitter<AgentEvents> {
     const mac = ep.mac.toLowerCase();
     if (net.isLocal(ep.node) || (e.oldNode !== undefined && net.isLocal(e.oldNode))) this.kick();
     if (this.mode === 'push') {
-      if (e.kind === 'removed') {
-        if (net.endpoints.get(mac)?.nicId === ep.nicId || ep.nicId === '') net.endpoints.delete(mac);
-      } else net.endpoints.set(mac, { ...ep, mac });
+      // Marks only the keys this endpoint can change: the flush diffs just those.
+      net.applyEndpointEvent(e.kind, ep);
+      this.scheduleFlush(e.vnid);
     } else {
       this.invalidate(net, e.kind, { ...ep, mac });
+      this.markDirty(e.vnid);
     }
-    this.markDirty(e.vnid);
   }
 
   /** on-demand: a move re-points a cached entry in place (no miss, no lookup); a removal drops the
@@ -575,7 +581,14 @@ export class Agent extends EventEmitter<AgentEvents> {
 
   // ---- writing the kernel ------------------------------------------------------------------------
 
+  /** The whole network is to be diffed at the next flush. */
   private markDirty(vnid: number): void {
+    this.nets.get(vnid)?.markAllDirty();
+    this.scheduleFlush(vnid);
+  }
+
+  /** Flushes the network soon (what changed is marked in its NetState). */
+  private scheduleFlush(vnid: number): void {
     this.dirty.add(vnid);
     if (this.flushScheduled) return;
     this.flushScheduled = true;
@@ -594,15 +607,7 @@ export class Agent extends EventEmitter<AgentEvents> {
       const net = this.nets.get(vnid);
       if (net === undefined || !net.ensured || (this.mode === 'push' && !net.loaded)) continue;
       try {
-        if (net.mirror === undefined) net.mirror = await this.dp.read(vnid);
-        const want = net.desired(this.mode);
-        const changes = diffTables(want, net.mirror);
-        if (isNoChange(changes)) continue;
-        await this.write(vnid, changes);
-        // `want` was built for this diff and nothing else holds it: it becomes the mirror as is
-        // (a copy would double what every network's tables cost).
-        net.mirror = want;
-        changed = true;
+        if (await flushNetwork(net, this.dp, this.mode, (c) => this.write(vnid, c)) !== undefined) changed = true;
       } catch (e) {
         net.mirror = undefined;
         this.log.warn({ vnid, err: errText(e) }, 'table write failed; retrying in 1 s (from a fresh kernel read)');
@@ -636,6 +641,7 @@ export class Agent extends EventEmitter<AgentEvents> {
       if (!net.ensured) continue;
       const actual: Tables = await this.dp.read(net.vnid);
       net.mirror = actual;
+      net.markAllDirty(); // a fresh read: the next flush diffs in full (also if the write below fails)
       if (this.mode === 'push' && !net.loaded) continue; // nothing known yet: delete nothing
       const want = net.desired(this.mode);
       const changes = diffTables(want, actual);
@@ -663,10 +669,38 @@ export class Agent extends EventEmitter<AgentEvents> {
     return run;
   }
 
-  private every(ms: number, fn: () => void): void {
-    const t = setInterval(fn, ms);
-    t.unref();
-    this.timers.push(t);
+  /** Runs `fn` every `ms`. With `spread`: at a random phase of its own within the period, kept
+   *  from tick to tick; and a tick held up by a stall of the process (more than a tenth of the
+   *  period or 100 ms late) is skipped rather than run late, though never two in a row: otherwise
+   *  every agent's overdue tick runs at once when the stall ends (1,000 agents sharing a process
+   *  in the simulator; a fleet resumed together), and intervals restarted from that moment would
+   *  stay in lockstep for good. */
+  private every(ms: number, fn: () => void, spread = false): void {
+    if (!spread) {
+      const t = setInterval(fn, ms);
+      t.unref();
+      this.timers.add(t);
+      return;
+    }
+    const tolerance = Math.min(ms / 10, 100);
+    let skipped = false;
+    let due = performance.now() + Math.random() * ms;
+    const arm = (): void => {
+      const t = setTimeout(() => {
+        this.timers.delete(t);
+        if (this.closed) return;
+        const now = performance.now();
+        if (now - due <= tolerance || skipped) {
+          skipped = false;
+          fn();
+        } else skipped = true;
+        do due += ms; while (due <= now);
+        arm();
+      }, Math.max(0, due - performance.now()));
+      t.unref();
+      this.timers.add(t);
+    };
+    arm();
   }
 }
 

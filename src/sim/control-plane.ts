@@ -82,15 +82,19 @@ export class ControlPlane {
    * and 20,000 fresh endpoints each time kept the young generation busy while moves were timed. */
   private readonly endpointCache = new Map<string, { nic: Nic; node: string; ips: string[]; revision: number; e: SimEndpoint }>();
 
-  /** The NICs as the controller has them now, named as in the topology file. */
-  endpoints(): SimEndpoint[] {
+  /** The NICs as the controller has them now, named as in the topology file; the vnids of the
+   *  NICs that are new, changed or gone since the last call are added to `changed`. */
+  endpoints(changed?: Set<number>): SimEndpoint[] {
     const endpoints: SimEndpoint[] = [];
-    for (const [id, nic] of this.controller.state.nics) {
+    for (const nic of this.controller.state.nics.values()) {
+      const id = nic.id;
       const cached = this.endpointCache.get(id);
       if (cached !== undefined && cached.nic === nic && cached.node === nic.node && cached.ips === nic.ips && cached.revision === nic.revision) {
         endpoints.push(cached.e);
         continue;
       }
+      if (cached !== undefined) changed?.add(cached.e.vnid);
+      changed?.add(nic.vnid);
       const e: SimEndpoint = {
         name: this.nicNames.get(id) ?? id, network: `${nic.tenant}/${nic.network}`, vnid: nic.vnid, host: nic.node,
         mac: nic.mac.toLowerCase(), ips: nic.ips,
@@ -99,7 +103,11 @@ export class ControlPlane {
       endpoints.push(e);
     }
     if (this.endpointCache.size > endpoints.length) {
-      for (const id of this.endpointCache.keys()) if (!this.controller.state.nics.has(id)) this.endpointCache.delete(id);
+      for (const [id, c] of this.endpointCache) {
+        if (this.controller.state.nics.has(id)) continue;
+        this.endpointCache.delete(id);
+        changed?.add(c.e.vnid);
+      }
     }
     return endpoints;
   }
