@@ -214,3 +214,29 @@ t.test('wire - closed client refuses calls', async (t) => {
   t.ok(e instanceof VxfabError);
   t.match(e, { code: 'UNAVAILABLE', message: /closed/ });
 });
+
+t.test('wire - callback() is call() without a promise: one callback with the reply or the typed error', async (t) => {
+  const { address } = await startServer(t, (s) => s.handle(Lookup.Vl2, (req) => {
+    if (req.mac === 'bad') throw new VxfabError('NOT_FOUND', 'no such MAC', { field: 'mac', value: req.mac });
+    return { node: req.mac };
+  }));
+  const c = client(t, address);
+  await c.connect();
+  const answers: Array<{ err?: Error; node?: string }> = [];
+  const all = new Promise<void>((resolve) => {
+    for (const mac of ['a', 'bad', 'c']) {
+      c.callback(Lookup.Vl2, { mac }, (err, res) => {
+        answers.push({ err, node: res?.node });
+        if (answers.length === 3) resolve();
+      });
+    }
+  });
+  await all;
+  t.same(answers.map((a) => a.node), ['a', undefined, 'c'], 'replies in order, none for the failed call');
+  t.match(answers[1]!.err, { code: 'NOT_FOUND', field: 'mac', value: 'bad' });
+  t.equal(answers[0]!.err, undefined);
+  t.equal(c.inFlight, 0);
+  await c.close();
+  const refused = await new Promise<Error | undefined>((resolve) => c.callback(Lookup.Vl2, { mac: 'a' }, (err) => resolve(err)));
+  t.match(refused, { code: 'UNAVAILABLE' }, 'a closed client answers through the callback too');
+});

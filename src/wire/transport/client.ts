@@ -179,6 +179,16 @@ export class RpcClient extends EventEmitter<RpcClientEvents> {
     });
   }
 
+  /**
+   * call() without a promise: `done` gets the error, or undefined and the reply, exactly once. For
+   * callers making hundreds of thousands of calls a second, where a promise, its resolving
+   * functions and a reaction per call are a large part of the garbage (and so of GC pauses).
+   */
+  callback<M extends MethodDesc<unknown, unknown, false>>(desc: M, req: ReqInit<M>,
+    done: (err: Error | undefined, res?: ResOf<M>) => void, options?: CallOptions): void {
+    this.start(desc, req as object, options, (v) => done(undefined, v as ResOf<M>), (e) => done(e), undefined);
+  }
+
   /** A server-streaming call: onItem gets each item, in order. A stream waits for a connection
    *  like a call (until its timeout); once started it has no deadline. */
   stream<M extends MethodDesc<unknown, unknown, true>>(desc: M, req: ReqInit<M>, onItem: (item: ResOf<M>) => void,
