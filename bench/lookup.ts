@@ -10,7 +10,7 @@
 //
 // Run: npm run build && node dist/bench/lookup.js [seconds-per-case] [nics]
 // Needs redis-server (Debian package redis-server) on PATH.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createServer, connect, type Socket } from 'node:net';
 import { cpus, totalmem } from 'node:os';
 import { performance, PerformanceObserver } from 'node:perf_hooks';
@@ -36,6 +36,12 @@ export interface LookupBenchOptions {
 }
 
 const KEY_POOL = 1 << 16;
+/** The open loop's issue interval: ~60 calls a batch at 240k/s, 0.125 ms of added wait on average. */
+const PACE_MS = 0.25;
+/** V8 flags for this process, the load generator (it re-runs itself with them): a 64 MiB young
+ *  generation makes its own scavenges a quarter as frequent (measured: 130 → 30-40 per 3 s
+ *  pass), so its pauses stop being the tail it measures. The servers run with defaults. */
+export const LOOKUP_BENCH_NODE_FLAGS = ['--max-semi-space-size=64'];
 const now = (): number => performance.now();
 const epochMs = (): number => performance.timeOrigin + performance.now();
 const silent = pino({ level: 'silent' });
@@ -116,6 +122,8 @@ interface Target {
   port: number;
   gc: Pauses;
   vl2?: (i: number) => Promise<unknown>;
+  /** The same call through the client's promise-free callback(): what the open loop uses. */
+  vl2Callback?: (i: number, done: () => void) => void;
 }
 
 interface FanOut { p50: number; p99: number; max: number; slowest: { from: number; to: number } }
@@ -174,11 +182,14 @@ async function closedLoop(inflight: number, seconds: number, call: (i: number) =
  * Open loop: issues calls at `rate` per second whatever the answers do; after a 500 ms warm-up,
  * like closedLoop's, times the calls issued during the next `seconds`.
  *
- * Calls are issued on every turn of the event loop (setImmediate) as they fall due, not in one
- * burst per 1 ms timer tick: at 230k/s a tick's burst is 230 calls, and the last of them waited
- * for the whole burst to be encoded, sent, answered and decoded — about 0.6 ms of the p50 came
- * from the load generator's own granularity, not from the server. Turn by turn, a busy client
- * still batches (more calls fall due while it works), an idle one sends a few at a time.
+ * Calls are issued as they fall due every PACE_MS (the loop spins on setImmediate in between,
+ * so replies are taken as they come), not in one burst per 1 ms timer tick: at 230k/s a tick's
+ * burst is 230 calls, and the last of them waited for the whole burst to be encoded, sent,
+ * answered and decoded — about 0.6 ms of the p50 came from the load generator's granularity, not
+ * from the server. Issuing on every turn instead (a write of one or two calls) made both
+ * processes allocate per read and write (a socket read is a fresh ArrayBuffer) and GC three times
+ * as often. The calls go through RpcClient.callback(): a promise and its reactions per call were
+ * most of this process's garbage.
  *
  * The warm-up matters: its first ~200 ms hold event-loop gaps of 30-70 ms while the JIT compiles
  * this loop's paths (measured: the gaps came with as much CPU time as wall time, and none came
@@ -188,7 +199,7 @@ async function closedLoop(inflight: number, seconds: number, call: (i: number) =
  * same V8 behaviour as the client's old pending Map), and the GC pauses it caused in the load
  * generator showed up in the tail it was measuring.
  */
-async function openLoop(rate: number, seconds: number, call: (i: number) => Promise<unknown>): Promise<Result> {
+async function openLoop(rate: number, seconds: number, send: (i: number, done: () => void) => void): Promise<Result> {
   const samples = new Samples();
   let sent = 0;
   let done = 0;
@@ -203,20 +214,31 @@ async function openLoop(rate: number, seconds: number, call: (i: number) => Prom
     done++;
     settled();
   };
-  const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
   const start = now();
   const t0 = start + 500;
   const end = t0 + seconds * 1000;
-  while (now() < end) {
-    const due = Math.floor(((now() - start) / 1000) * rate);
-    for (; sent < due; sent++) {
-      const t = now();
-      outstanding++;
-      const p = call(next++ & (KEY_POOL - 1));
-      void (t >= t0 ? p.then(() => timed(t)) : p.then(settled));
-    }
-    await turn();
-  }
+  // Spins on setImmediate without a promise per turn (those were garbage of their own).
+  await new Promise<void>((resolve) => {
+    let nextIssue = start;
+    const tick = (): void => {
+      const at = now();
+      if (at >= end) {
+        resolve();
+        return;
+      }
+      if (at >= nextIssue) {
+        const due = Math.floor(((at - start) / 1000) * rate);
+        for (; sent < due; sent++) {
+          const t = now();
+          outstanding++;
+          send(next++ & (KEY_POOL - 1), t >= t0 ? () => timed(t) : settled);
+        }
+        nextIssue = at + PACE_MS;
+      }
+      setImmediate(tick);
+    };
+    tick();
+  });
   if (outstanding > 0) await new Promise<void>((resolve) => { drained = resolve; });
   return { rate: done / seconds, p50: samples.quantile(0.5), p99: samples.quantile(0.99) };
 }
@@ -401,6 +423,7 @@ export async function runLookupBench(options: LookupBenchOptions = {}): Promise<
       { name: 'vxfab lookup serve', port: replicaPort, gc: replicaGc },
       { name: 'vxfab serve', port, gc: serverGc },
     ];
+    let failures = 0;
     for (const target of targets) {
       const client = new RpcClient({ address: `127.0.0.1:${target.port}`, role: vxfab.v1.Role.ROLE_BENCH, identity: 'bench', logger: silent });
       cleanups.push(() => client.close());
@@ -412,6 +435,10 @@ export async function runLookupBench(options: LookupBenchOptions = {}): Promise<
         if (h !== `${r.underlay}|${r.port}|${r.node}`) throw new Error(`${target.name} and redis disagree on ${JSON.stringify(reqs[k])}: ${h} vs ${JSON.stringify(r)}`);
       }
       target.vl2 = (i: number) => client.call(Lookup.Vl2, reqs[i]!);
+      target.vl2Callback = (i: number, done: () => void) => client.callback(Lookup.Vl2, reqs[i]!, (err) => {
+        if (err) failures++;
+        done();
+      });
     }
     const hget = (i: number) => rc.hget(redisKeys[i]!, reqs[i]!.mac);
 
@@ -427,7 +454,8 @@ export async function runLookupBench(options: LookupBenchOptions = {}): Promise<
     for (const [t, target] of targets.entries()) {
       const offered = table[1]!.vxfab[t]!.rate / 2;
       const from = epochMs();
-      const result = await openLoop(offered, seconds, target.vl2!);
+      const result = await openLoop(offered, seconds, target.vl2Callback!);
+      if (failures > 0) throw new Error(`${failures} lookups failed during the open loop against ${target.name}`);
       halves.push({ from, to: epochMs(), offered, result });
     }
 
@@ -441,6 +469,7 @@ export async function runLookupBench(options: LookupBenchOptions = {}): Promise<
     print(`frames: request ${reqFrame.length} B, reply ${resFrame.length} B (echo ${size} B both ways); ` +
       `index loaded in ${loadMs} ms in vxfab serve (from its store), replica ready in ${Math.round(replicaLoadMs)} ms (snapshot over the wire)`);
     print('vxfab lookup serve: a replica process, index only, fed by vxfab serve\'s change feed; vxfab serve: controller and lookup in one process');
+    print(`this client: node ${LOOKUP_BENCH_NODE_FLAGS.join(' ')}; the open loop issues what is due every ${PACE_MS} ms; servers on V8 defaults`);
     print('');
     print('in flight  system                 lookups/s    p50 ms   p99 ms   ÷ echo   ÷ redis');
     for (const row of table) {
@@ -551,6 +580,10 @@ async function fanOut(port: number, controllerPort: number, fabric: ReturnType<t
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  if (!process.execArgv.some((a) => a.startsWith('--max-semi-space-size'))) {
+    const r = spawnSync(process.execPath, [...process.execArgv, ...LOOKUP_BENCH_NODE_FLAGS, ...process.argv.slice(1)], { stdio: 'inherit' });
+    process.exit(r.status ?? 1);
+  }
   const seconds = Number(process.argv[2] ?? 3);
   const nics = Number(process.argv[3] ?? 1_000_000);
   runLookupBench({ seconds, nics }).catch((e: unknown) => {

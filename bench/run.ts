@@ -13,7 +13,7 @@ interface Entry {
 
 const BENCHES: Record<string, Entry> = {
   controller: { module: './controller.js', run: 'runControllerBench', about: 'durable NIC creates/s through the wire at 100k NICs; bytes on disk per NIC' },
-  lookup: { module: './lookup.js', run: 'runLookupBench', about: 'VL2 lookups/s vs a TCP echo and Redis, latency, memory per mapping, move fan-out' },
+  lookup: { module: './lookup.js', run: 'runLookupBench', about: 'VL2 lookups/s vs a TCP echo and Redis, latency, memory per mapping, move fan-out', script: true },
   'lookup-index': { module: './lookup-index.js', run: 'runLookupIndexBench', about: 'the in-memory lookup index alone: bytes/mapping and lookups/s' },
   dataplane: { module: './dataplane.js', run: 'runDataplaneBench', about: 'Linux FDB+neighbour programming rate vs ip/bridge -batch; miss→install latency (root)' },
   sim: { module: './sim.js', run: 'runSimBench', about: 'topology simulation at 100, 300 and 1,000 hosts', script: true },
