@@ -20,7 +20,7 @@
 // diff restricted to the dirty keys, which are the only keys whose desired value can have changed
 // (test/agent/delta.test.ts checks the two paths against each other).
 
-import { diffTables, emptyTables } from '../dataplane/diff.js';
+import { diffTables, emptyTables, sortedChanges } from '../dataplane/diff.js';
 import type { TableChanges, Tables } from '../dataplane/dataplane.js';
 import { canonicalIp, canonicalMac, canonicalVtep } from '../dataplane/validate.js';
 import type { EndpointLocation, FloodTarget } from './ports.js';
@@ -221,14 +221,7 @@ export class NetState {
       for (const d of want) if (!mirror.flood.has(d)) floodAdd.push(d);
       for (const d of mirror.flood) if (!want.has(d)) floodDel.push(d);
     }
-    const changes: TableChanges = {};
-    if (fdbSet.length > 0) changes.fdbSet = fdbSet.sort((a, b) => cmp(a.mac, b.mac));
-    if (fdbDel.length > 0) changes.fdbDel = fdbDel.sort(cmp);
-    if (floodAdd.length > 0) changes.floodAdd = floodAdd.sort(cmp);
-    if (floodDel.length > 0) changes.floodDel = floodDel.sort(cmp);
-    if (neighSet.length > 0) changes.neighSet = neighSet.sort((a, b) => cmp(a.ip, b.ip));
-    if (neighDel.length > 0) changes.neighDel = neighDel.sort(cmp);
-    return changes;
+    return sortedChanges({ fdbSet, fdbDel, floodAdd, floodDel, neighSet, neighDel });
   }
 
   /** Drops cache entries past their expiry; true when something went. */
@@ -272,8 +265,4 @@ function applyChanges(t: Tables, c: TableChanges): void {
   for (const d of c.floodDel ?? []) t.flood.delete(d);
   for (const e of c.neighSet ?? []) t.neigh.set(e.ip, e.mac);
   for (const ip of c.neighDel ?? []) t.neigh.delete(ip);
-}
-
-function cmp(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
 }

@@ -11,7 +11,6 @@ import { canonicalIp, canonicalMac, canonicalVtep } from './validate.js';
 export function diffTables(desired: Tables, actual: Tables): TableChanges {
   const want = canonicalTables(desired, 'desired');
   const have = canonicalTables(actual, 'actual');
-  const changes: TableChanges = {};
 
   // Plain loops: an agent diffs a network on every event that touches it, and spread copies of
   // every entry were most of what a diff allocated.
@@ -28,6 +27,14 @@ export function diffTables(desired: Tables, actual: Tables): TableChanges {
   const neighDel: string[] = [];
   for (const ip of have.neigh.keys()) if (!want.neigh.has(ip)) neighDel.push(ip);
 
+  return sortedChanges({ fdbSet, fdbDel, floodAdd, floodDel, neighSet, neighDel });
+}
+
+/** A change set from its lists, sorted and without empty ones: the one form every diff returns
+ *  (the full diff here and the agent's per-key delta), so equal changes compare equal. */
+export function sortedChanges(lists: Required<TableChanges>): TableChanges {
+  const changes: TableChanges = {};
+  const { fdbSet, fdbDel, floodAdd, floodDel, neighSet, neighDel } = lists;
   if (fdbSet.length > 0) changes.fdbSet = fdbSet.sort((a, b) => cmp(a.mac, b.mac));
   if (fdbDel.length > 0) changes.fdbDel = fdbDel.sort(cmp);
   if (floodAdd.length > 0) changes.floodAdd = floodAdd.sort(cmp);
