@@ -149,6 +149,16 @@ class Samples {
 
 interface Result { rate: number; p50: number; p99: number }
 
+/** A 500 ms warm-up, then `seconds` during which `count(true)` holds; the measured seconds. */
+async function window(seconds: number, count: (on: boolean) => void): Promise<number> {
+  await sleep(500);
+  count(true);
+  const t0 = now();
+  await sleep(seconds * 1000);
+  count(false);
+  return (now() - t0) / 1000;
+}
+
 /** Runs `inflight` closed loops of `call` for `seconds` after a warm-up; counts and times calls. */
 async function closedLoop(inflight: number, seconds: number, call: (i: number) => Promise<unknown>): Promise<Result> {
   const samples = new Samples();
@@ -167,12 +177,7 @@ async function closedLoop(inflight: number, seconds: number, call: (i: number) =
     }
   };
   const loops = Array.from({ length: inflight }, loop);
-  await sleep(500);
-  counting = true;
-  const t0 = now();
-  await sleep(seconds * 1000);
-  counting = false;
-  const elapsed = (now() - t0) / 1000;
+  const elapsed = await window(seconds, (on) => { counting = on; });
   stop = true;
   await Promise.all(loops);
   return { rate: done / elapsed, p50: samples.quantile(0.5), p99: samples.quantile(0.99) };
@@ -283,12 +288,7 @@ async function echoLoop(port: number, inflight: number, frame: Buffer, seconds: 
   const t = now();
   for (let k = 0; k < inflight; k++) { sentAt[tail] = t; tail = (tail + 1) % inflight; }
   writeFrames(inflight);
-  await sleep(500);
-  counting = true;
-  const t0 = now();
-  await sleep(seconds * 1000);
-  counting = false;
-  const elapsed = (now() - t0) / 1000;
+  const elapsed = await window(seconds, (on) => { counting = on; });
   stop = true;
   socket.destroy();
   return { rate: done / elapsed, p50: samples.quantile(0.5), p99: samples.quantile(0.99) };
