@@ -533,30 +533,25 @@ export class Agent extends EventEmitter<AgentEvents> {
     this.inflight.add(key);
     const negativeTtl = this.o.negativeTtlMs ?? 1000;
     const done = (): void => { this.inflight.delete(key); };
+    // One answer, either kind: not found or local → a negative entry; otherwise install it.
+    const answered = <A extends { node: string }>(a: A | undefined, install: (a: A) => void): Promise<void> => this.enqueue(async () => {
+      if (a === undefined || net.isLocal(a.node)) {
+        if (a === undefined) this.stats.notFound++;
+        this.negative.set(key, Date.now() + negativeTtl);
+        return;
+      }
+      this.stats.resolved++;
+      install(a);
+      this.markDirty(net.vnid);
+    });
     if (m.kind === 'l3' && m.ip !== undefined) {
       const ip = m.ip;
-      conn.vl3(m.vnid, ip).then((a) => this.enqueue(async () => {
-        if (a === undefined || net.isLocal(a.node)) {
-          if (a === undefined) this.stats.notFound++;
-          this.negative.set(key, Date.now() + negativeTtl);
-          return;
-        }
-        this.stats.resolved++;
-        this.cacheL3(net, ip, a.mac, a.underlay);
-        this.markDirty(net.vnid);
-      }), (e: unknown) => this.log.debug({ err: errText(e), ip }, 'vl3 failed')).finally(done);
+      conn.vl3(m.vnid, ip).then((a) => answered(a, (r) => this.cacheL3(net, ip, r.mac, r.underlay)),
+        (e: unknown) => this.log.debug({ err: errText(e), ip }, 'vl3 failed')).finally(done);
     } else if (m.kind === 'l2' && m.mac !== undefined) {
       const mac = m.mac;
-      conn.vl2(m.vnid, mac).then((a) => this.enqueue(async () => {
-        if (a === undefined || net.isLocal(a.node)) {
-          if (a === undefined) this.stats.notFound++;
-          this.negative.set(key, Date.now() + negativeTtl);
-          return;
-        }
-        this.stats.resolved++;
-        this.cacheL2(net, mac, a.underlay);
-        this.markDirty(net.vnid);
-      }), (e: unknown) => this.log.debug({ err: errText(e), mac }, 'vl2 failed')).finally(done);
+      conn.vl2(m.vnid, mac).then((a) => answered(a, (r) => this.cacheL2(net, mac, r.underlay)),
+        (e: unknown) => this.log.debug({ err: errText(e), mac }, 'vl2 failed')).finally(done);
     } else done();
   }
 
