@@ -19,6 +19,7 @@ import type { MethodDesc, PeerInfo, ReqInit, ResOf } from '../rpc.js';
 import { PROTOCOL_VERSION } from '../version.js';
 import { parseAddress, type HostPort } from './address.js';
 import { backoffDelay, DEFAULT_BACKOFF, type BackoffOptions } from './backoff.js';
+import { SlabReads } from './slab-reads.js';
 import { FrameWriter } from './frame-writer.js';
 import { defaultLogger } from './log.js';
 import { PendingCall, PendingTable } from './pending.js';
@@ -286,7 +287,9 @@ export class RpcClient extends EventEmitter<RpcClientEvents> {
   private dial(): void {
     this.state = 'connecting';
     this.redialTimer = undefined;
-    const socket = netConnect({ host: this.target.host, port: this.target.port, noDelay: true });
+    // Reads land in slabs (slab-reads.ts): no ArrayBuffer per read for the GC to free.
+    const reads = new SlabReads();
+    const socket = netConnect({ host: this.target.host, port: this.target.port, noDelay: true, onread: reads.options });
     const conn = new Conn(socket, this.options.maxFrameBytes);
     conn.visitor = {
       lite: (f) => {
@@ -318,11 +321,11 @@ export class RpcClient extends EventEmitter<RpcClientEvents> {
       } });
       conn.out.flush();
     });
-    socket.on('data', (chunk: Buffer) => {
+    reads.sink = (chunk) => {
       if (this.conn !== conn) return;
       this.onData(conn, chunk);
       if (conn.ready) clearTimeout(helloTimer);
-    });
+    };
     socket.on('error', (e) => {
       conn.error ??= new VxfabError('UNAVAILABLE', `connection to ${this.address} failed: ${e.message}`,
         { field: 'address', value: this.address, cause: e });

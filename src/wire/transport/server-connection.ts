@@ -20,6 +20,7 @@ import { vxfab } from '../gen/proto.js';
 import type { CallContext, MethodDesc, PeerInfo, StreamContext } from '../rpc.js';
 import { PROTOCOL_VERSION } from '../version.js';
 import { FrameWriter } from './frame-writer.js';
+import type { SlabReads } from './slab-reads.js';
 import type { RpcServer } from './server.js';
 
 const K = vxfab.v1.FrameKind;
@@ -58,7 +59,7 @@ export class ServerConnection {
   /** The context of every unary call on this connection: it only carries the peer. */
   readonly ctx: CallContext;
 
-  constructor(private readonly server: RpcServer, readonly socket: Socket) {
+  constructor(private readonly server: RpcServer, readonly socket: Socket, readonly reads: SlabReads) {
     const remote = `${socket.remoteAddress}:${socket.remotePort}`;
     this.log = server.log.child({ remote });
     this.decoder = new FrameDecoder({ maxFrameBytes: server.maxFrameBytes });
@@ -68,7 +69,7 @@ export class ServerConnection {
     this.visitor = { lite: (f) => this.onLite(f), frame: (f) => this.onFrame(f) };
     socket.setNoDelay(true);
     this.closedPromise = new Promise((resolve) => socket.once('close', () => resolve()));
-    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    reads.sink = (chunk) => this.onData(chunk);
     socket.on('end', () => this.onEnd());
     socket.on('error', (e) => this.log.debug({ err: e }, 'socket error'));
     socket.on('drain', () => this.onDrain());

@@ -7,6 +7,7 @@ import { VxfabError } from '../../model/errors.js';
 import { DEFAULT_MAX_FRAME_BYTES } from '../frame-decoder.js';
 import type { CallContext, MethodDesc, ReqOf, ResOf, StreamContext } from '../rpc.js';
 import { defaultLogger } from './log.js';
+import { adoptWithSlabReads, SlabReads } from './slab-reads.js';
 import { ServerConnection, type Route } from './server-connection.js';
 
 /** A unary handler: returns the reply (properties or message), or throws a VxfabError. */
@@ -108,10 +109,22 @@ export class RpcServer {
     return this.live.size;
   }
 
+  /** Socket reads of the open connections, and the read slabs they filled (slab-reads.ts). */
+  readStats(): { reads: number; slabs: number } {
+    let reads = 0;
+    let slabs = 0;
+    for (const c of this.live) {
+      reads += c.reads.reads;
+      slabs += c.reads.slabs;
+    }
+    return { reads, slabs };
+  }
+
   /** Starts listening; port 0 picks a free port. Resolves with the address actually bound. */
   listen(host: string, port: number): Promise<{ host: string; port: number }> {
     if (this.server) return Promise.reject(new VxfabError('CONFLICT', `server ${this.identity} is already listening`));
-    const server = createServer({ noDelay: true }, (socket) => this.accept(socket));
+    // Paused on accept: nothing is read until accept() has moved the connection to slab reads.
+    const server = createServer({ noDelay: true, pauseOnConnect: true }, (socket) => this.accept(socket));
     this.server = server;
     return new Promise((resolve, reject) => {
       const onError = (e: Error): void => {
@@ -141,8 +154,10 @@ export class RpcServer {
     await closed;
   }
 
-  private accept(socket: Socket): void {
-    const conn = new ServerConnection(this, socket);
+  private accept(accepted: Socket): void {
+    const reads = new SlabReads();
+    const socket = adoptWithSlabReads(accepted, reads);
+    const conn = new ServerConnection(this, socket, reads);
     this.live.add(conn);
     socket.once('close', () => this.live.delete(conn));
   }
