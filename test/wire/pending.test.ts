@@ -35,6 +35,20 @@ t.test('wire - pending table property: adds and takes agree with a Map', async (
   t.pass('300 random sequences');
 });
 
+t.test('wire - pending table grows for a burst and shrinks back once it is answered', async (t) => {
+  const table = new PendingTable();
+  const ids = Array.from({ length: 10_000 }, () => {
+    const c = call(table.allocateId());
+    table.add(c);
+    return c.id;
+  });
+  t.ok(table.capacity >= 10_000, `capacity ${table.capacity} during the burst`);
+  t.equal(ids.slice(3).filter((id) => table.take(id)?.id !== id).length, 0, 'every answered call was found');
+  t.equal(table.capacity, 64, 'back to its smallest size with 3 calls left');
+  for (const id of ids.slice(0, 3)) t.equal(table.get(id)?.id, id, 'the calls left are still found');
+  table.stop();
+});
+
 t.test('wire - pending table failWhere removes and rejects exactly the matching calls', async (t) => {
   const table = new PendingTable();
   const rejected: number[] = [];
