@@ -24,9 +24,11 @@ import type { vxfab } from '../gen/proto.js';
  * against 64 KiB batches, while still writing about 20 frames per system call.
  */
 const FLUSH_BYTES = 1024;
-/** Slab size: a new slab every ~16 batches of FLUSH_BYTES; allocated on a connection's first
- *  write, so that idle connections (a thousand subscribers) hold none. */
-const SLAB_BYTES = 16 * 1024;
+/** Slab sizes: the first is allocated on a connection's first write and is small, so that a
+ *  thousand quiet connections (subscribers) hold 2 KiB each, not 16 MB between them; each next
+ *  slab is twice the last, up to a new slab every ~16 batches of FLUSH_BYTES. */
+const FIRST_SLAB_BYTES = 2 * 1024;
+const MAX_SLAB_BYTES = 16 * 1024;
 const NO_SLAB = Buffer.alloc(0);
 
 // Frame's field tags (field << 3 | wire type).
@@ -189,7 +191,8 @@ export class FrameWriter {
   private reserve(n: number): number {
     if (this.pos + n <= this.slab.length) return this.pos;
     const batch = this.pos - this.from;
-    const next = Buffer.allocUnsafeSlow(Math.max(SLAB_BYTES, (batch + n) * 2));
+    const size = this.slab.length === 0 ? FIRST_SLAB_BYTES : Math.min(MAX_SLAB_BYTES, this.slab.length * 2);
+    const next = Buffer.allocUnsafeSlow(Math.max(size, (batch + n) * 2));
     this.slab.copy(next, 0, this.from, this.pos);
     this.slab = next;
     this.from = 0;
