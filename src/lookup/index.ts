@@ -5,7 +5,8 @@
 // So a NIC is a slot number into columns of typed arrays (vnid, MAC as hi16/lo32, node index,
 // one IPv4 address), NICs with other IP sets keep a small side record, nodes are interned
 // (node-table.ts), and the (vnid, MAC) and (vnid, IPv4) keys live in open-addressing tables of
-// slot numbers (slot-table.ts) instead of Maps with boxed keys. Per vnid there is an intrusive
+// slot numbers (slot-table.ts) instead of Maps with boxed keys; NIC ids are UTF-8 bytes in an arena
+// (id-table.ts), not a million strings and a Map for every major GC to mark. Per vnid there is an intrusive
 // doubly linked list of its slots (bulk, and the NICs a node change moves) and a count of NICs per
 // node (the flood list).
 //
@@ -20,8 +21,9 @@ import {
   BAD, checkVnid, formatIp4, formatMac, ip6Key, isIp6Text, macHi, macLo, parseIp4, VNID_MAX, VNID_MIN,
 } from './addr.js';
 import { BulkCursor } from './bulk-cursor.js';
+import { IdTable } from './id-table.js';
 import { NodeTable } from './node-table.js';
-import { EMPTY, mix3, SlotTable } from './slot-table.js';
+import { EMPTY, mix3, SlotTable, widened } from './slot-table.js';
 import {
   EventKind, type EndpointInfo, type FloodMemberInfo, type KeyChangeLike, type LookupEventLike,
   type Vl2Answer, type Vl3Answer,
@@ -89,9 +91,9 @@ export class LookupIndex {
   private flagCol: Uint8Array;
   private nextCol: Int32Array;
   private prevCol: Int32Array;
-  private readonly ids: string[] = [];
   private readonly extraIps = new Map<number, NicIps>();
-  private readonly slotById = new Map<string, number>();
+  /** NIC ids by slot and slots by id, off the heap (id-table.ts). */
+  private readonly ids: IdTable;
 
   private readonly vl2Table: SlotTable;
   private readonly ip4Table: SlotTable;
@@ -102,6 +104,7 @@ export class LookupIndex {
   constructor(options: LookupIndexOptions = {}) {
     this.log = (options.log ?? pino({ level: 'silent' })).child({ module: 'lookup-index' });
     this.cap = Math.max(16, options.initialCapacity ?? 1024);
+    this.ids = new IdTable(this.cap);
     this.vnidCol = new Uint32Array(this.cap);
     this.macHiCol = new Uint16Array(this.cap);
     this.macLoCol = new Uint32Array(this.cap);
@@ -158,9 +161,8 @@ export class LookupIndex {
     this.count = 0;
     this.freeSlots.length = 0;
     this.vnidCol.fill(0);
-    this.ids.length = 0;
+    this.ids.clear();
     this.extraIps.clear();
-    this.slotById.clear();
     this.vl2Table.clear();
     this.ip4Table.clear();
     this.ip6Slots.clear();
@@ -226,13 +228,10 @@ export class LookupIndex {
       this.removeNic(id);
       return;
     }
-    let slot = this.slotById.get(id);
+    let slot = this.ids.slotOf(id);
     if (slot === undefined) {
       slot = this.allocSlot();
-      // The decoded id is a fresh flat string; the key's slice would keep the key alive.
-      const own = nic.id === id ? nic.id : id;
-      this.ids[slot] = own;
-      this.slotById.set(own, slot);
+      this.ids.add(slot, id);
       this.count++;
     } else {
       this.unindexSlot(slot);
@@ -272,12 +271,11 @@ export class LookupIndex {
   }
 
   private removeNic(id: string): void {
-    const slot = this.slotById.get(id);
+    const slot = this.ids.slotOf(id);
     if (slot === undefined) return;
     this.unindexSlot(slot);
-    this.slotById.delete(id);
+    this.ids.remove(slot);
     this.vnidCol[slot] = 0;
-    this.ids[slot] = '';
     this.freeSlots.push(slot);
     this.count--;
   }
@@ -291,11 +289,7 @@ export class LookupIndex {
 
   private growColumns(): void {
     const cap = this.cap * 2;
-    const grow = <T extends Uint8Array | Uint16Array | Uint32Array | Int32Array>(old: T, make: (n: number) => T): T => {
-      const next = make(cap);
-      next.set(old);
-      return next;
-    };
+    const grow = <T extends Uint8Array | Uint16Array | Uint32Array | Int32Array>(old: T, make: (n: number) => T): T => widened(old, cap, make);
     this.vnidCol = grow(this.vnidCol, (n) => new Uint32Array(n));
     this.macHiCol = grow(this.macHiCol, (n) => new Uint16Array(n));
     this.macLoCol = grow(this.macLoCol, (n) => new Uint32Array(n));
@@ -304,6 +298,7 @@ export class LookupIndex {
     this.flagCol = grow(this.flagCol, (n) => new Uint8Array(n));
     this.nextCol = grow(this.nextCol, (n) => new Int32Array(n));
     this.prevCol = grow(this.prevCol, (n) => new Int32Array(n));
+    this.ids.grow(cap);
     this.cap = cap;
   }
 
@@ -490,7 +485,7 @@ export class LookupIndex {
       where.push(this.nodes.member(this.nodeCol[s]));
       const flags = this.flagCol[s];
       ips.push(flags & ONE_IP4 ? this.ip4Col[s] : flags & MANY_IPS ? (this.extraIps.get(s) as NicIps).ips : EMPTY_IPS);
-      ids.push(this.ids[s]);
+      ids.push(this.ids.idAt(s));
     }
     return new BulkCursor(this.rev, macs, where, ips, ids);
   }
@@ -504,7 +499,7 @@ export class LookupIndex {
       underlay: m.underlay,
       port: m.port,
       node: m.node,
-      nicId: this.ids[slot],
+      nicId: this.ids.idAt(slot),
     };
   }
 
@@ -512,7 +507,7 @@ export class LookupIndex {
 
   private captureNic(t: Tracker, id: string): void {
     if (t.nics.has(id)) return;
-    const slot = this.slotById.get(id);
+    const slot = this.ids.slotOf(id);
     if (slot === undefined) {
       t.nics.set(id, null);
       return;
@@ -532,7 +527,7 @@ export class LookupIndex {
       if (!st.perNode.has(node)) continue;
       this.captureFlood(t, vnid);
       for (let s = st.head; s !== EMPTY; s = this.nextCol[s]) {
-        if (this.nodeCol[s] === node) this.captureNic(t, this.ids[s]);
+        if (this.nodeCol[s] === node) this.captureNic(t, this.ids.idAt(s));
       }
     }
   }
@@ -548,7 +543,7 @@ export class LookupIndex {
       return g;
     };
     for (const [id, before] of t.nics) {
-      const slot = this.slotById.get(id);
+      const slot = this.ids.slotOf(id);
       const after: Before | null = slot !== undefined && this.nodes.isPresent(this.nodeCol[slot])
         ? { vnid: this.vnidCol[slot], ep: this.endpointAt(slot) }
         : null;

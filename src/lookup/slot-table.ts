@@ -109,3 +109,12 @@ export function mix3(a: number, b: number, c: number): number {
   h ^= h >>> 16;
   return h >>> 0;
 }
+
+type Column = Uint8Array | Uint16Array | Uint32Array | Int32Array;
+
+/** A copy of `old` with room for `cap` entries (a column growing with its table). */
+export function widened<T extends Column>(old: T, cap: number, make: (n: number) => T): T {
+  const next = make(cap);
+  next.set(old);
+  return next;
+}
