@@ -23,7 +23,7 @@ import {
 import { BulkCursor } from './bulk-cursor.js';
 import { IdTable } from './id-table.js';
 import { NodeTable } from './node-table.js';
-import { EMPTY, mix3, SlotTable, widened } from './slot-table.js';
+import { EMPTY, mix3, SlotTable, widened, type Column } from './slot-table.js';
 import {
   EventKind, type EndpointInfo, type FloodMemberInfo, type KeyChangeLike, type LookupEventLike,
   type Vl2Answer, type Vl3Answer,
@@ -289,7 +289,7 @@ export class LookupIndex {
 
   private growColumns(): void {
     const cap = this.cap * 2;
-    const grow = <T extends Uint8Array | Uint16Array | Uint32Array | Int32Array>(old: T, make: (n: number) => T): T => widened(old, cap, make);
+    const grow = <T extends Column>(old: T, make: (n: number) => T): T => widened(old, cap, make);
     this.vnidCol = grow(this.vnidCol, (n) => new Uint32Array(n));
     this.macHiCol = grow(this.macHiCol, (n) => new Uint16Array(n));
     this.macLoCol = grow(this.macLoCol, (n) => new Uint32Array(n));
@@ -505,9 +505,11 @@ export class LookupIndex {
 
   // ---- events --------------------------------------------------------------------------------
 
-  private captureNic(t: Tracker, id: string): void {
+  /** `slot`: the NIC's slot when the caller already has it (a node's NICs): finding it by id
+   *  again would encode and hash the id once more. */
+  private captureNic(t: Tracker, id: string, known?: number): void {
     if (t.nics.has(id)) return;
-    const slot = this.ids.slotOf(id);
+    const slot = known ?? this.ids.slotOf(id);
     if (slot === undefined) {
       t.nics.set(id, null);
       return;
@@ -527,7 +529,7 @@ export class LookupIndex {
       if (!st.perNode.has(node)) continue;
       this.captureFlood(t, vnid);
       for (let s = st.head; s !== EMPTY; s = this.nextCol[s]) {
-        if (this.nodeCol[s] === node) this.captureNic(t, this.ids.idAt(s));
+        if (this.nodeCol[s] === node) this.captureNic(t, this.ids.idAt(s), s);
       }
     }
   }

@@ -110,7 +110,8 @@ export function mix3(a: number, b: number, c: number): number {
   return h >>> 0;
 }
 
-type Column = Uint8Array | Uint16Array | Uint32Array | Int32Array;
+/** A typed-array column of per-slot values. */
+export type Column = Uint8Array | Uint16Array | Uint32Array | Int32Array;
 
 /** A copy of `old` with room for `cap` entries (a column growing with its table). */
 export function widened<T extends Column>(old: T, cap: number, make: (n: number) => T): T {
