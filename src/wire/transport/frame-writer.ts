@@ -7,8 +7,12 @@
 //
 // Frames of the common shape (kind, id, method, body) get their few header bytes written by hand
 // straight into the slab: no protobufjs Writer, no per-frame objects. A flushed batch is a view
-// of the slab (the socket may hold it until the kernel takes it), so the slab is never written
-// over: the next batch starts where the last ended, and a full slab is replaced by a new one.
+// of the slab (the socket may hold it until the kernel takes it), so the slab is not written
+// over while the socket may hold it: the next batch starts where the last ended, and a full slab
+// is replaced by a new one. Most writes, though, go to the kernel before socket.write returns
+// (nothing left queued): then the next batch starts at the slab's start again, and a busy
+// connection writes from one slab for its whole life (see slab-reads.ts for why fresh
+// ArrayBuffers cost more than their scavenge).
 // Bodies of messages are encoded by one reused protobufjs Writer (a growable buffer) and copied in.
 import type { Socket } from 'node:net';
 import protobuf from 'protobufjs/minimal.js';
@@ -73,6 +77,7 @@ function methodBytes(method: string): Buffer {
 
 export class FrameWriter {
   private slab = NO_SLAB;
+  private slabCount = 0;
   /** The batch is slab[from, pos). */
   private from = 0;
   private pos = 0;
@@ -169,7 +174,17 @@ export class FrameWriter {
     if (this.pos === this.from) return;
     const bytes = this.slab.subarray(this.from, this.pos);
     this.from = this.pos;
-    if (!this.socket.destroyed && this.socket.writable) this.socket.write(bytes);
+    if (!this.socket.destroyed && this.socket.writable) {
+      this.socket.write(bytes);
+      // Nothing queued means the kernel has the bytes (a write that could not complete at once
+      // stays counted, and its request holds `bytes`, until it does): the slab is free again.
+      if (this.socket.writableLength === 0) this.from = this.pos = 0;
+    }
+  }
+
+  /** Slabs allocated so far: a connection whose writes complete at once stays at one. */
+  get slabs(): number {
+    return this.slabCount;
   }
 
   private written(): void {
@@ -193,6 +208,7 @@ export class FrameWriter {
     const batch = this.pos - this.from;
     const size = this.slab.length === 0 ? FIRST_SLAB_BYTES : Math.min(MAX_SLAB_BYTES, this.slab.length * 2);
     const next = Buffer.allocUnsafeSlow(Math.max(size, (batch + n) * 2));
+    this.slabCount++;
     this.slab.copy(next, 0, this.from, this.pos);
     this.slab = next;
     this.from = 0;

@@ -69,6 +69,9 @@ export class ServerConnection {
     this.visitor = { lite: (f) => this.onLite(f), frame: (f) => this.onFrame(f) };
     socket.setNoDelay(true);
     this.closedPromise = new Promise((resolve) => socket.once('close', () => resolve()));
+    // Everything that may outlive a chunk's callback calls reads.keep(): see onData, onFrame,
+    // dispatch and runSpan. The rest (VL2 lookups answered in place) reads into the same bytes.
+    reads.recycles = true;
     reads.sink = (chunk) => this.onData(chunk);
     socket.on('end', () => this.onEnd());
     socket.on('error', (e) => this.log.debug({ err: e }, 'socket error'));
@@ -81,12 +84,18 @@ export class ServerConnection {
     this.log.debug('accepted');
   }
 
+  /** Slabs this connection's writes have used (frame-writer.ts). */
+  get writeSlabs(): number {
+    return this.out.slabs;
+  }
+
   private onData(chunk: Buffer): void {
     if (this.closing) return;
     let broken: unknown;
     this.out.cork();
     try {
       this.decoder.visit(chunk, this.visitor);
+      if (this.decoder.buffered > 0) this.reads.keep(); // the start of a frame split across reads
     } catch (e) {
       broken = e; // frames before the bad one were answered
     } finally {
@@ -128,6 +137,7 @@ export class ServerConnection {
   }
 
   private onFrame(frame: vxfab.v1.Frame): void {
+    this.reads.keep(); // its body (and the bytes fields decoded from it) are views of the chunk
     if (this.closing) return;
     if (!this.helloDone) {
       this.onHello(frame);
@@ -192,6 +202,7 @@ export class ServerConnection {
   }
 
   private dispatch(id: number, route: Route, body: Uint8Array): void {
+    this.reads.keep(); // handlers may keep the body, or bytes fields decoded from it
     if (route.kind === 'raw') {
       this.runRaw(id, route, body);
       return;
@@ -255,6 +266,7 @@ export class ServerConnection {
 
   private rawResult(id: number, route: Route, result: unknown): void {
     if (isThenable(result)) {
+      this.reads.keep(); // a handler answering later may still read the request's bytes
       result.then((res) => this.replyBody(id, res as Uint8Array), (e: unknown) => this.replyError(id, e, route.path));
     } else {
       this.replyBody(id, result as Uint8Array);

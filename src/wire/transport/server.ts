@@ -74,7 +74,9 @@ export class RpcServer {
 
   /** Like handleRaw, for handlers that read the body where it lies in the received chunk. The
    *  per-request view of handleRaw was 80% of a busy lookup server's allocations (heap sampling
-   *  profile at 150k VL2/s), which set its young-generation GC rate. */
+   *  profile at 150k VL2/s), which set its young-generation GC rate. `buf` is the connection's
+   *  read buffer: its bytes are read over once a synchronous handler returns, so a handler must
+   *  not keep `buf` (a handler that returns a promise keeps the chunk, as handleRaw's do). */
   handleRawSpan(path: string, handler: RawSpanHandler): this {
     return this.add({ kind: 'span', path, desc: undefined, fn: handler as Route['fn'] });
   }
@@ -109,15 +111,18 @@ export class RpcServer {
     return this.live.size;
   }
 
-  /** Socket reads of the open connections, and the read slabs they filled (slab-reads.ts). */
-  readStats(): { reads: number; slabs: number } {
+  /** Socket reads of the open connections, the read slabs they filled (slab-reads.ts) and the
+   *  write slabs their replies were written from (frame-writer.ts). */
+  bufferStats(): { reads: number; readSlabs: number; writeSlabs: number } {
     let reads = 0;
-    let slabs = 0;
+    let readSlabs = 0;
+    let writeSlabs = 0;
     for (const c of this.live) {
       reads += c.reads.reads;
-      slabs += c.reads.slabs;
+      readSlabs += c.reads.slabs;
+      writeSlabs += c.writeSlabs;
     }
-    return { reads, slabs };
+    return { reads, readSlabs, writeSlabs };
   }
 
   /** Starts listening; port 0 picks a free port. Resolves with the address actually bound. */
