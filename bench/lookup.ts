@@ -39,8 +39,6 @@ export interface LookupBenchOptions {
 const KEY_POOL = 1 << 16;
 /** Fan-out moves made and not timed before the timed ones. */
 const FANOUT_WARMUP_MOVES = 20;
-/** The open loop's issue interval: ~60 calls a batch at 240k/s, 0.125 ms of added wait on average. */
-const PACE_MS = 0.25;
 /** V8 flags for this process, the load generator (it re-runs itself with them): a 64 MiB young
  *  generation makes its own scavenges a quarter as frequent (measured: 130 → 30-40 per 3 s
  *  pass), so its pauses stop being the tail it measures. The servers run with defaults. */
@@ -192,22 +190,22 @@ async function closedLoop(inflight: number, seconds: number, call: (i: number) =
  * Open loop: issues calls at `rate` per second whatever the answers do; after a 500 ms warm-up,
  * like closedLoop's, times the calls issued during the next `seconds`.
  *
- * Calls are issued as they fall due every PACE_MS (the loop spins on setImmediate in between,
- * so replies are taken as they come), not in one burst per 1 ms timer tick: at 230k/s a tick's
- * burst is 230 calls, and the last of them waited for the whole burst to be encoded, sent,
- * answered and decoded — about 0.6 ms of the p50 came from the load generator's granularity, not
- * from the server. Issuing on every turn instead (a write of one or two calls) made both
- * processes allocate per read and write (a socket read is a fresh ArrayBuffer) and GC three times
- * as often. The calls go through RpcClient.callback(): a promise and its reactions per call were
- * most of this process's garbage.
+ * Calls are issued as they fall due, on every turn of the event loop that had replies to take
+ * (a setImmediate queued by the first reply of the turn) and on a 1 ms timer besides, so that
+ * the rate holds whatever the replies do. In between, the process sleeps in the kernel like any
+ * server client. It used to spin on setImmediate, which kept one of this machine's two cores
+ * busy all the time; measured here, the cores also stall for 1-4 ms every ~500 ms (a bare Node
+ * spin loop on each core sees it; the kernel's DAMON monitor samples memory every 500 ms) and a
+ * stalled process has nowhere else to run while the other core is spun on.
  *
- * The warm-up matters: its first ~200 ms hold event-loop gaps of 30-70 ms while the JIT compiles
- * this loop's paths (measured: the gaps came with as much CPU time as wall time, and none came
- * later), and at a uniform rate those few gaps alone were over 1% of a 3 s run's calls, so the
- * p99 measured the start-up. Outstanding calls are counted, not kept in a Set: a Set with a
- * promise added and deleted per call kept finished calls alive past young-generation GCs (the
- * same V8 behaviour as the client's old pending Map), and the GC pauses it caused in the load
- * generator showed up in the tail it was measuring.
+ * The calls go through RpcClient.callback(): a promise and its reactions per call were most of
+ * this process's garbage. The warm-up matters: its first ~200 ms hold event-loop gaps of 30-70 ms
+ * while the JIT compiles this loop's paths (measured: the gaps came with as much CPU time as wall
+ * time, and none came later), and at a uniform rate those few gaps alone were over 1% of a 3 s
+ * run's calls, so the p99 measured the start-up. Outstanding calls are counted, not kept in a
+ * Set: a Set with a promise added and deleted per call kept finished calls alive past
+ * young-generation GCs (the same V8 behaviour as the client's old pending Map), and the GC pauses
+ * it caused in the load generator showed up in the tail it was measuring.
  */
 async function openLoop(rate: number, seconds: number, send: (i: number, done: () => void) => void): Promise<Result> {
   const samples = new Samples();
@@ -216,38 +214,51 @@ async function openLoop(rate: number, seconds: number, send: (i: number, done: (
   let next = 0;
   let outstanding = 0;
   let drained: (() => void) | undefined;
-  const settled = (): void => {
-    if (--outstanding === 0) drained?.();
-  };
   const start = now();
   const t0 = start + 500;
   const end = t0 + seconds * 1000;
+  let finished = false;
+  let queued = false;
+  let finish: () => void = () => undefined;
+  const issue = (): void => {
+    queued = false;
+    if (finished) return;
+    const at = now();
+    if (at >= end) {
+      finished = true;
+      finish();
+      return;
+    }
+    const due = Math.floor(((at - start) / 1000) * rate);
+    for (; sent < due; sent++) {
+      const t = now();
+      outstanding++;
+      send(next++ & (KEY_POOL - 1), t >= t0 ? () => timed(t) : settled);
+    }
+  };
+  // One issue per turn however many replies the turn brought.
+  const soon = (): void => {
+    if (!queued) {
+      queued = true;
+      setImmediate(issue);
+    }
+  };
+  const settled = (): void => {
+    if (--outstanding === 0) drained?.();
+    soon();
+  };
   const timed = (t: number): void => {
     samples.add(now() - t);
     done++;
     settled();
   };
-  // Spins on setImmediate without a promise per turn (those were garbage of their own).
   await new Promise<void>((resolve) => {
-    let nextIssue = start;
-    const tick = (): void => {
-      const at = now();
-      if (at >= end) {
-        resolve();
-        return;
-      }
-      if (at >= nextIssue) {
-        const due = Math.floor(((at - start) / 1000) * rate);
-        for (; sent < due; sent++) {
-          const t = now();
-          outstanding++;
-          send(next++ & (KEY_POOL - 1), t >= t0 ? () => timed(t) : settled);
-        }
-        nextIssue = at + PACE_MS;
-      }
-      setImmediate(tick);
+    const timer = setInterval(issue, 1);
+    finish = () => {
+      clearInterval(timer);
+      resolve();
     };
-    tick();
+    issue();
   });
   if (outstanding > 0) await new Promise<void>((resolve) => { drained = resolve; });
   return { rate: done / seconds, p50: samples.quantile(0.5), p99: samples.quantile(0.99) };
@@ -474,7 +485,7 @@ export async function runLookupBench(options: LookupBenchOptions = {}): Promise<
     print(`frames: request ${reqFrame.length} B, reply ${resFrame.length} B (echo ${size} B both ways); ` +
       `index loaded in ${loadMs} ms in vxfab serve (from its store), replica ready in ${Math.round(replicaLoadMs)} ms (snapshot over the wire)`);
     print('vxfab lookup serve: a replica process, index only, fed by vxfab serve\'s change feed; vxfab serve: controller and lookup in one process');
-    print(`this client: node ${LOOKUP_BENCH_NODE_FLAGS.join(' ')}; the open loop issues what is due every ${PACE_MS} ms; servers on V8 defaults`);
+    print(`this client: node ${LOOKUP_BENCH_NODE_FLAGS.join(' ')}; the open loop issues what is due on every turn with replies and every 1 ms; servers on V8 defaults`);
     print('');
     print('in flight  system                 lookups/s    p50 ms   p99 ms   ÷ echo   ÷ redis');
     for (const row of table) {
