@@ -42,13 +42,22 @@ const lines = [
   '',
 ];
 const pkg = rootNs.lookup('vxfab.v1');
+// Whether a message has a bytes field, itself or in a message it holds: protobufjs decodes those
+// as views of the received buffer, so a client that decodes one must not read over that buffer.
+function holdsBytes(type, seen = new Set()) {
+  if (seen.has(type)) return false;
+  seen.add(type);
+  return type.fieldsArray.some((f) => f.type === 'bytes' ||
+    (f.resolvedType instanceof protobuf.Type && holdsBytes(f.resolvedType, seen)));
+}
 for (const svc of pkg.nestedArray.filter((n) => n instanceof protobuf.Service)) {
   lines.push(`export const ${svc.name} = {`);
   for (const m of svc.methodsArray) {
     if (m.requestStream) throw new Error(`${svc.name}.${m.name}: client streaming is not supported`);
     const req = m.resolvedRequestType.fullName.slice(1);
     const res = m.resolvedResponseType.fullName.slice(1);
-    lines.push(`  ${m.name}: { path: 'vxfab.v1.${svc.name}/${m.name}', req: ${req}, res: ${res}, stream: ${Boolean(m.responseStream)} as const },`);
+    const resBytes = holdsBytes(m.resolvedResponseType);
+    lines.push(`  ${m.name}: { path: 'vxfab.v1.${svc.name}/${m.name}', req: ${req}, res: ${res}, stream: ${Boolean(m.responseStream)} as const, resBytes: ${resBytes} },`);
   }
   lines.push('} as const;', '');
 }

@@ -13,6 +13,9 @@ export interface MethodDesc<Req, Res, S extends boolean = boolean> {
   readonly req: MessageClass<Req> & (new (p?: object) => Req);
   readonly res: MessageClass<Res> & (new (p?: object) => Res);
   readonly stream: S;
+  /** The reply (or stream item) has bytes fields, here or in messages it holds: they decode as
+   *  views of the received bytes, so the client keeps those bytes (see slab-reads.ts). */
+  readonly resBytes?: boolean;
 }
 
 // Inferred from decode's return type: inferring through MethodDesc would pick up encode's looser

@@ -2,7 +2,7 @@ import { connect, createServer, type Socket } from 'node:net';
 import t from 'tap';
 import { encodeFrame } from '../../src/wire/frame-encoder.js';
 import { vxfab } from '../../src/wire/gen/proto.js';
-import { Lookup } from '../../src/wire/gen/services.js';
+import { Controller, Lookup } from '../../src/wire/gen/services.js';
 import { adoptWithSlabReads, SlabReads } from '../../src/wire/transport/slab-reads.js';
 import { client, HELLO, rawPeer, sleep, startServer } from './harness.js';
 
@@ -179,4 +179,38 @@ t.test('slab reads - a frame split across reads is whole when its last part arri
     t.same(vxfab.v1.Vl2Reply.decode(reply.body), vxfab.v1.Vl2Reply.create({ node: macOf(k), port: 42 + k }),
       `a request cut after ${cut} bytes`);
   }
+});
+
+t.test('slab reads - a client reads replies without bytes fields over one slab', async (t) => {
+  const { address } = await startServer(t, (s) => s.handleRawSpan(Lookup.Vl2.path, echoVl2));
+  const c = client(t, address);
+  t.equal(Lookup.Vl2.resBytes, false, 'Vl2Reply has no bytes fields');
+  let wrong = 0;
+  for (let w = 0; w < 300; w++) {
+    const answers = await Promise.all(Array.from({ length: 10 }, (_, k) => c.call(Lookup.Vl2, { vnid: 1 + w * 10 + k, mac: macOf(w * 10 + k) })));
+    wrong += answers.filter((a, k) => a.port !== 1 + w * 10 + k || a.node !== macOf(w * 10 + k)).length;
+  }
+  t.equal(wrong, 0, 'every answer is its own call\'s');
+  const stats = c.bufferStats();
+  t.ok(stats.reads >= 300, `${stats.reads} reads`);
+  t.equal(stats.readSlabs, 1, 'every reply was read into the first read slab');
+  t.equal(stats.writeSlabs, 1, 'every call was written from the first write slab');
+});
+
+t.test('slab reads - a client keeps the chunks that stream items with bytes fields are views of', async (t) => {
+  t.equal(Controller.Watch.resBytes, true, 'ChangeBatch holds bytes (KeyChange.value)');
+  const valueOf = (k: number): Buffer => Buffer.alloc(40 + (k % 7), k & 0xff);
+  const { address } = await startServer(t, (s) => s.handleStream(Controller.Watch, async (_req, stream) => {
+    for (let k = 0; k < 200; k++) {
+      stream.send({ revision: k + 1, changes: [{ key: `i/nic-${k}`, value: valueOf(k) }] });
+      if (k % 10 === 9) await sleep(1); // items arrive in many reads
+    }
+  }));
+  const c = client(t, address);
+  const got: vxfab.v1.ChangeBatch[] = [];
+  await c.stream(Controller.Watch, { afterRevision: 0 }, (b) => { got.push(b); }).done;
+  t.equal(got.length, 200);
+  const bad = got.filter((b, k) => !Buffer.from(b.changes[0]!.value ?? []).equals(valueOf(k)));
+  t.equal(bad.length, 0, 'every item\'s bytes are still its own after later reads');
+  t.ok(c.bufferStats().reads >= 10, `${c.bufferStats().reads} reads`);
 });

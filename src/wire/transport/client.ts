@@ -71,8 +71,10 @@ export interface RpcClientEvents {
 
 type State = 'idle' | 'connecting' | 'ready' | 'closed';
 
-/** Decodes a lite frame's body as the call's reply type, in place through the chunk's Reader. */
-function decodeBody(call: PendingCall, f: LiteFrame): unknown {
+/** Decodes a lite frame's body as the call's reply type, in place through the chunk's Reader.
+ *  A reply with bytes fields holds views of the chunk, which is then kept. */
+function decodeBody(conn: Conn, call: PendingCall, f: LiteFrame): unknown {
+  if (call.desc.resBytes !== false) conn.reads.keep();
   const reader = f.reader;
   reader.pos = f.bodyStart;
   reader.len = f.bodyEnd;
@@ -90,7 +92,7 @@ class Conn {
   error: VxfabError | undefined;
   /** The server refused this client (its hello answer carried an error): waiting calls fail too. */
   refused = false;
-  constructor(readonly socket: Socket, maxFrameBytes: number | undefined) {
+  constructor(readonly socket: Socket, readonly reads: SlabReads, maxFrameBytes: number | undefined) {
     this.decoder = new FrameDecoder(maxFrameBytes === undefined ? {} : { maxFrameBytes });
     this.out = new FrameWriter(socket);
   }
@@ -141,6 +143,13 @@ export class RpcClient extends EventEmitter<RpcClientEvents> {
   /** The server's hello, once connected. */
   get server(): PeerInfo | undefined {
     return this.serverPeer;
+  }
+
+  /** The current connection's socket reads, the read slabs they filled and the write slabs its
+   *  calls were written from (slab-reads.ts, frame-writer.ts); zeros when not connected. */
+  bufferStats(): { reads: number; readSlabs: number; writeSlabs: number } {
+    const c = this.conn;
+    return c === undefined ? { reads: 0, readSlabs: 0, writeSlabs: 0 } : { reads: c.reads.reads, readSlabs: c.reads.slabs, writeSlabs: c.out.slabs };
   }
 
   /** Calls (and streams) outstanding, sent or waiting for a connection. */
@@ -287,17 +296,23 @@ export class RpcClient extends EventEmitter<RpcClientEvents> {
   private dial(): void {
     this.state = 'connecting';
     this.redialTimer = undefined;
-    // Reads land in slabs (slab-reads.ts): no ArrayBuffer per read for the GC to free.
+    // Reads land in slabs (slab-reads.ts): no ArrayBuffer per read for the GC to free. A chunk
+    // is read over by the next read unless onData, onLite or the frame visitor kept it.
     const reads = new SlabReads();
+    reads.recycles = true;
     const socket = netConnect({ host: this.target.host, port: this.target.port, noDelay: true, onread: reads.options });
-    const conn = new Conn(socket, this.options.maxFrameBytes);
+    const conn = new Conn(socket, reads, this.options.maxFrameBytes);
     conn.visitor = {
       lite: (f) => {
         if (conn.socket.destroyed) return;
         if (conn.ready) this.onLite(conn, f);
-        else this.onHello(conn, decodeLite(f));
+        else {
+          reads.keep();
+          this.onHello(conn, decodeLite(f));
+        }
       },
       frame: (frame) => {
+        reads.keep(); // its body is a view of the chunk
         if (conn.socket.destroyed) return;
         if (conn.ready) this.onFrame(conn, frame);
         else this.onHello(conn, frame);
@@ -341,6 +356,7 @@ export class RpcClient extends EventEmitter<RpcClientEvents> {
     conn.out.cork();
     try {
       conn.decoder.visit(chunk, conn.visitor!);
+      if (conn.decoder.buffered > 0) conn.reads.keep(); // the start of a frame split across reads
     } catch (e) {
       broken = e;
     } finally {
@@ -363,7 +379,7 @@ export class RpcClient extends EventEmitter<RpcClientEvents> {
         }
         let res: unknown;
         try {
-          res = decodeBody(call, f);
+          res = decodeBody(conn, call, f);
         } catch (e) {
           call.reject(new VxfabError('PROTOCOL_ERROR', `reply of ${call.desc.path} does not decode: ${(e as Error).message}`,
             { field: 'body', value: `${f.bodyEnd - f.bodyStart} bytes`, cause: e }));
@@ -376,7 +392,7 @@ export class RpcClient extends EventEmitter<RpcClientEvents> {
         const call = this.pending.get(f.id);
         if (call?.onItem === undefined) return;
         try {
-          call.onItem(decodeBody(call, f));
+          call.onItem(decodeBody(conn, call, f));
         } catch (e) {
           this.pending.take(f.id);
           conn.out.write({ kind: K.CANCEL, id: f.id });
