@@ -8,15 +8,15 @@
 //
 // With Node's `onread` option the kernel reads into a buffer we supply, and we supply the unread
 // rest of a slab: each chunk is a view into the slab (a small heap object, no ArrayBuffer), and
-// one slab serves many reads. A slab is never written twice, so a chunk stays valid after the
-// read callback, exactly like the fresh chunks of 'data' events: the frame decoder may keep a
-// partial frame, and a decoded `bytes` field may stay a view. What changes is what a kept view
+// one slab serves many reads. By default a slab is never written twice, so a chunk stays valid
+// after the read callback, exactly like the fresh chunks of 'data' events: the frame decoder may
+// keep a partial frame, and a decoded `bytes` field may stay a view. What changes is what a kept view
 // pins: its slab (at most MAX_SLAB), where it pinned its read's ArrayBuffer (up to 64 KiB) before.
 //
 // Slabs start small and double while a connection keeps filling them, so an idle connection (a
 // thousand subscribers) holds 4 KiB, and a busy one makes one ArrayBuffer per ~20 reads.
 //
-// A consumer that knows what it keeps (the server's connection) can do better: it sets
+// A consumer that knows what it keeps (both ends' connections) can do better: it sets
 // `recycles` and calls keep() whenever something of a chunk may be used after the callback (a
 // partial frame, a body view handed to a handler). A chunk nobody kept is read over by the next
 // read, so a connection answering in place (VL2 lookups) reads into one slab for its whole life.
