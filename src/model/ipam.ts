@@ -24,6 +24,9 @@ export function subnetField(family: Family): string {
   return `subnet${family}`;
 }
 
+/** Offsets below this are small integers (V8 Smis) and need no object of their own. */
+const SMALL_OFFSETS = 1n << 30n;
+
 export class SubnetPool {
   readonly cidr: Cidr;
   /** Canonical gateway text, when the subnet has one. */
@@ -33,7 +36,10 @@ export class SubnetPool {
   private readonly gatewayValue: bigint | undefined;
   private readonly first: bigint;
   private readonly last: bigint;
-  private readonly inUse = new Set<bigint>();
+  /** Addresses in use, by offset from `first`: a number where it fits a small integer (every
+   *  IPv4 subnet), so that a million NICs' addresses are not a million BigInt objects on the heap
+   *  (each young-generation GC of a big controller takes longer the more objects it holds). */
+  private readonly inUse = new Set<number | bigint>();
   private cursor: bigint;
 
   /**
@@ -68,6 +74,13 @@ export class SubnetPool {
     return this.inUse.size;
   }
 
+  /** inUse's key for an address of this subnet: numbers and bigints never compare equal, so an
+   *  offset kept as a number cannot be mistaken for one kept as a bigint. */
+  private key(v: bigint): number | bigint {
+    const offset = v - this.first;
+    return offset >= 0n && offset < SMALL_OFFSETS ? Number(offset) : v;
+  }
+
   /** Hands out a free address; RESOURCE_EXHAUSTED naming the subnet when none is left. */
   allocate(): string {
     if (BigInt(this.inUse.size) >= this.capacity) {
@@ -82,8 +95,8 @@ export class SubnetPool {
     for (;;) {
       const v = this.cursor;
       this.cursor = v === this.last ? this.first : v + 1n;
-      if (v !== this.gatewayValue && !this.inUse.has(v)) {
-        this.inUse.add(v);
+      if (v !== this.gatewayValue && !this.inUse.has(this.key(v))) {
+        this.inUse.add(this.key(v));
         return formatIp(this.cidr.family, v);
       }
     }
@@ -98,25 +111,25 @@ export class SubnetPool {
     const why = this.unusableReason(addr.value);
     if (why !== undefined) throw invalid(field, ip, why);
     if (addr.value === this.gatewayValue) throw invalid(field, ip, `is the gateway of ${this.cidr.text}`);
-    if (this.inUse.has(addr.value)) {
+    if (this.inUse.has(this.key(addr.value))) {
       throw new VxfabError('ALREADY_EXISTS', `${field} ${JSON.stringify(ip)}: already in use in ${this.cidr.text}`, {
         field,
         value: ip,
       });
     }
-    this.inUse.add(addr.value);
+    this.inUse.add(this.key(addr.value));
   }
 
   /** Frees an address; false (and no change) when it was not in use here. Garbage: INVALID_ARGUMENT. */
   release(ip: string): boolean {
     const addr = parseIp(ip, 'ip');
-    return addr.family === this.cidr.family && this.inUse.delete(addr.value);
+    return addr.family === this.cidr.family && this.inUse.delete(this.key(addr.value));
   }
 
   /** Whether the address is handed out or claimed here. Garbage: INVALID_ARGUMENT. */
   isAllocated(ip: string): boolean {
     const addr = parseIp(ip, 'ip');
-    return addr.family === this.cidr.family && this.inUse.has(addr.value);
+    return addr.family === this.cidr.family && this.inUse.has(this.key(addr.value));
   }
 
   /** Why an address of this family can never be handed out here, or undefined if it can. */

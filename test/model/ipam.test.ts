@@ -95,6 +95,30 @@ t.test('ipam - IPv6 /64 works sparsely and reserves the subnet-router anycast ad
   t.equal(p.used, 10_003);
 });
 
+t.test('ipam - addresses near and far from the subnet start are each in use exactly once', async (t) => {
+  // The pool keeps small offsets as numbers and large ones (IPv6 only) as bigints: either kind
+  // must claim, answer, refuse twice and release like the other.
+  const p = pool('2001:db8:5::/64');
+  // Offsets from the first host (::1): 0, 2^30 - 2 and 2^30 - 1, then 2^30, 2^32 - 1 and 2^64 - 3.
+  const near = ['2001:db8:5::1', '2001:db8:5::3fff:ffff', '2001:db8:5::4000:0'];
+  const far = ['2001:db8:5::4000:1', '2001:db8:5::1:0:0', '2001:db8:5::ffff:ffff:ffff:fffe'];
+  for (const ip of [...near, ...far]) p.claim(ip);
+  t.equal(p.used, 6);
+  for (const ip of [...near, ...far]) {
+    t.equal(p.isAllocated(ip), true, `${ip} is in use`);
+    throwsVx(t, () => p.claim(ip), 'ALREADY_EXISTS');
+  }
+  t.equal(p.isAllocated('2001:db8:5::4000:2'), false, 'a far neighbour is free');
+  t.equal(p.isAllocated('2001:db8:6::1'), false, 'an address of another subnet is not');
+  for (const ip of [...near, ...far]) t.equal(p.release(ip), true, `${ip} released`);
+  t.equal(p.used, 0);
+  for (const ip of [...near, ...far]) t.equal(p.isAllocated(ip), false);
+  const v4 = pool('100.64.0.0/10');
+  v4.claim('100.127.255.254');
+  t.equal(v4.isAllocated('100.127.255.254'), true, 'the last host of a /10');
+  t.equal(v4.release('100.127.255.254'), true);
+});
+
 t.test('ipam - IPv6 /126 has three hosts, /127 two (RFC 6164), /128 one', async (t) => {
   t.same(drain(pool('2001:db8::/126')), ['2001:db8::1', '2001:db8::2', '2001:db8::3'], 'no broadcast in IPv6');
   t.same(drain(pool('2001:db8::/126', 'default')), ['2001:db8::2', '2001:db8::3']);
