@@ -95,8 +95,10 @@ export class SubnetPool {
     for (;;) {
       const v = this.cursor;
       this.cursor = v === this.last ? this.first : v + 1n;
-      if (v !== this.gatewayValue && !this.inUse.has(this.key(v))) {
-        this.inUse.add(this.key(v));
+      if (v === this.gatewayValue) continue;
+      const k = this.key(v);
+      if (!this.inUse.has(k)) {
+        this.inUse.add(k);
         return formatIp(this.cidr.family, v);
       }
     }
@@ -111,13 +113,14 @@ export class SubnetPool {
     const why = this.unusableReason(addr.value);
     if (why !== undefined) throw invalid(field, ip, why);
     if (addr.value === this.gatewayValue) throw invalid(field, ip, `is the gateway of ${this.cidr.text}`);
-    if (this.inUse.has(this.key(addr.value))) {
+    const k = this.key(addr.value);
+    if (this.inUse.has(k)) {
       throw new VxfabError('ALREADY_EXISTS', `${field} ${JSON.stringify(ip)}: already in use in ${this.cidr.text}`, {
         field,
         value: ip,
       });
     }
-    this.inUse.add(this.key(addr.value));
+    this.inUse.add(k);
   }
 
   /** Frees an address; false (and no change) when it was not in use here. Garbage: INVALID_ARGUMENT. */

@@ -70,7 +70,7 @@ export class ServerConnection {
     socket.setNoDelay(true);
     this.closedPromise = new Promise((resolve) => socket.once('close', () => resolve()));
     // Everything that may outlive a chunk's callback calls reads.keep(): see onData, onFrame,
-    // dispatch and runSpan. The rest (VL2 lookups answered in place) reads into the same bytes.
+    // dispatch and rawResult. The rest (VL2 lookups answered in place) reads into the same bytes.
     reads.recycles = true;
     reads.sink = (chunk) => this.onData(chunk);
     socket.on('end', () => this.onEnd());

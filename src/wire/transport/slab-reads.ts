@@ -10,8 +10,9 @@
 // rest of a slab: each chunk is a view into the slab (a small heap object, no ArrayBuffer), and
 // one slab serves many reads. By default a slab is never written twice, so a chunk stays valid
 // after the read callback, exactly like the fresh chunks of 'data' events: the frame decoder may
-// keep a partial frame, and a decoded `bytes` field may stay a view. What changes is what a kept view
-// pins: its slab (at most MAX_SLAB), where it pinned its read's ArrayBuffer (up to 64 KiB) before.
+// keep a partial frame, and a decoded `bytes` field may stay a view. What changes is what a kept
+// view pins: its slab (at most MAX_SLAB), where it pinned its read's ArrayBuffer (up to 64 KiB)
+// before.
 //
 // Slabs start small and double while a connection keeps filling them, so an idle connection (a
 // thousand subscribers) holds 4 KiB, and a busy one makes one ArrayBuffer per ~20 reads.
