@@ -3,7 +3,8 @@ import { RpcClient } from '../wire/transport/client.js';
 import { vxfab } from '../wire/gen/proto.js';
 import { Output, type OutputFormat } from './output.js';
 import { UsageError } from './exit-codes.js';
-import { VxfabError } from '../model/errors.js';
+import { VxfabError, isVxfabError } from '../model/errors.js';
+import { parseHostPort, type HostPort, type HostPortOptions } from '../model/hostport.js';
 
 export const DEFAULT_SERVER = '127.0.0.1:4800';
 const CALL_TIMEOUT_MS = 30_000;
@@ -13,11 +14,20 @@ export interface GlobalOptions {
   output?: string;
 }
 
-export function parseServer(text: string): string {
-  const m = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(text);
-  if (!m || Number(m[2]) < 1 || Number(m[2]) > 65535) {
-    throw new UsageError(`--server "${text}": expected HOST:PORT, e.g. 127.0.0.1:4800`);
+/** A host:port option by the model's rule (src/model/hostport.ts), refused as a usage error
+ *  (exit 2) that names the flag and says what is wrong. */
+export function parseHostPortOption(flag: string, text: string, options: HostPortOptions = {}): HostPort {
+  try {
+    return parseHostPort(text, flag, options);
+  } catch (e) {
+    if (!isVxfabError(e)) throw e;
+    throw new UsageError(`${flag} ${JSON.stringify(text)}: ${e.message.slice(e.message.indexOf(': ') + 2)}`);
   }
+}
+
+/** A server address for the CLI (the text, once checked). */
+export function parseServer(text: string, flag = '--server'): string {
+  parseHostPortOption(flag, text);
   return text;
 }
 

@@ -7,6 +7,8 @@ import { registerController } from '../controller/service.js';
 import { RpcServer } from '../wire/transport/server.js';
 import { startLocalLookup, type LocalLookup, type LocalLookupOptions } from '../lookup/local-feed.js';
 import { registerLookup } from '../lookup/service.js';
+import type { HostPort } from '../model/hostport.js';
+import { parseHostPortOption } from './context.js';
 
 export interface ServeOptions {
   listen: string;
@@ -24,11 +26,9 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
-export function parseListen(text: string): { host: string; port: number } {
-  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([A-Za-z0-9.-]+)):(\d{1,5})$/.exec(text);
-  const port = m ? Number(m[3]) : NaN;
-  if (!m || port > 65535) throw new Error(`--listen "${text}": expected HOST:PORT, e.g. 127.0.0.1:4800`);
-  return { host: m[1] ?? m[2]!, port };
+/** A listen address: the model's host:port rule (port 0: any free port), as a usage error. */
+export function parseListen(text: string, flag = '--listen'): HostPort {
+  return parseHostPortOption(flag, text, { allowAnyPort: true });
 }
 
 export async function startServe(options: ServeOptions): Promise<RunningServer> {

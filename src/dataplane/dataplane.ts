@@ -11,15 +11,16 @@
 // entry per remote host carrying the network ("flood" entries). In on-demand mode `l2miss`/`l3miss`
 // make the kernel report lookups that found nothing, and the agent installs the answer (varpd-style).
 
+// The fabric's rules (VNID range, VXLAN port, encapsulation overhead) have one home, src/model/;
+// the data plane names them under the names its callers know.
+import { DEFAULT_VTEP_PORT, VXLAN_OVERHEAD_V4, VXLAN_OVERHEAD_V6 } from '../model/limits.js';
+export { VNID_MIN, VNID_MAX } from '../model/vnid.js';
+
 /** IANA VXLAN port. Linux defaults to the legacy 8472 when `dstport` is omitted, so always pass it. */
-export const VXLAN_PORT = 4789;
-/** Encapsulation overhead (outer Ethernet 14 + IP + UDP 8 + VXLAN 8) by underlay address family:
- * overlay MTU = underlay MTU − overhead. */
-export const VXLAN_OVERHEAD_IPV4 = 50;
-export const VXLAN_OVERHEAD_IPV6 = 70;
-/** VNIDs are 24-bit. */
-export const VNID_MIN = 0;
-export const VNID_MAX = 0xffffff;
+export const VXLAN_PORT = DEFAULT_VTEP_PORT;
+/** Encapsulation overhead by underlay address family: overlay MTU = underlay MTU − overhead. */
+export const VXLAN_OVERHEAD_IPV4 = VXLAN_OVERHEAD_V4;
+export const VXLAN_OVERHEAD_IPV6 = VXLAN_OVERHEAD_V6;
 
 /** What a virtual network needs on this host. */
 export interface NetworkSpec {

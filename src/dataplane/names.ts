@@ -2,7 +2,7 @@
 // `ip -d link` and the VNID the CLI shows; the longest, `vx-16777215`, is 11 characters (IFNAMSIZ
 // allows 15).
 
-import { VNID_MAX, VNID_MIN } from './dataplane.js';
+import { VNID_MAX, VNID_MIN } from '../model/vnid.js';
 import { invalid } from '../model/errors.js';
 
 const VXLAN_PREFIX = 'vx-';

@@ -8,6 +8,7 @@ import type { FdbEntry, NeighEntry, NetworkSpec, TableChanges } from './dataplan
 import { checkVnid } from './names.js';
 
 const MAC_RE = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/;
+const DASH_MAC_RE = /^[0-9a-f]{2}(-[0-9a-f]{2}){5}$/;
 
 /** A field name, or a function making it: bulk checks build the name ("fdbSet[9123].mac") only
  * for a value that fails. */
@@ -21,8 +22,13 @@ export const ZERO_MAC = '00:00:00:00:00:00';
 
 /** Lowercase colon form of a unicast, non-zero MAC; INVALID_ARGUMENT otherwise. */
 export function canonicalMac(mac: string, field: Field = 'mac'): string {
-  const m = typeof mac === 'string' ? mac.toLowerCase() : '';
-  if (!MAC_RE.test(m)) throw bad(field, mac, 'must be a MAC address like 02:00:00:00:00:01');
+  let m = typeof mac === 'string' ? mac.toLowerCase() : '';
+  // The forms src/model/mac.ts parseMac accepts (property-tested against it): colons, or dashes
+  // throughout; the kernel's form, lowercase with colons, is the fast path.
+  if (!MAC_RE.test(m)) {
+    if (!DASH_MAC_RE.test(m)) throw bad(field, mac, 'must be a MAC address like 02:00:00:00:00:01');
+    m = m.replaceAll('-', ':');
+  }
   if (m === ZERO_MAC) throw bad(field, mac, 'must not be the all-zero MAC (flood entries are separate)');
   // The group bit is the low bit of the first octet, i.e. of its second hex digit.
   if ((HEX_LOW_BIT[m.charCodeAt(1)] ?? 0) === 1) throw bad(field, mac, 'must be a unicast MAC');

@@ -7,9 +7,9 @@
 // a canonical text key (8 hex groups, no compression) so differently written forms match.
 
 import { invalid } from '../model/errors.js';
+import { VNID_MAX, VNID_MIN } from '../model/vnid.js';
 
-export const VNID_MIN = 1;
-export const VNID_MAX = 0xffffff;
+export { VNID_MAX, VNID_MIN };
 
 /** Sentinel returned by the parsers for malformed input. */
 export const BAD = -1;
@@ -34,10 +34,14 @@ function hexPair(s: string, i: number): number {
   return a < 0 || b < 0 ? BAD : (a << 4) | b;
 }
 
-/** Parses "aa:bb:cc:dd:ee:ff" (either case). Returns the top 16 bits, or BAD; see macLo. */
+/** Parses "aa:bb:cc:dd:ee:ff" or "aa-bb-cc-dd-ee-ff" (either case, one separator throughout: the
+ *  forms src/model/mac.ts accepts, property-tested against it). Returns the top 16 bits, or BAD;
+ *  see macLo. */
 export function macHi(s: string): number {
   if (s.length !== 17) return BAD;
-  for (let i = 2; i < 17; i += 3) if (s.charCodeAt(i) !== 58) return BAD; // ':'
+  const sep = s.charCodeAt(2);
+  if (sep !== 58 && sep !== 45) return BAD; // ':' or '-'
+  for (let i = 5; i < 17; i += 3) if (s.charCodeAt(i) !== sep) return BAD;
   const a = hexPair(s, 0);
   const b = hexPair(s, 3);
   if (a < 0 || b < 0) return BAD;

@@ -17,6 +17,7 @@
 import { pino, type Logger } from 'pino';
 import { vxfab } from '../wire/gen/proto.js';
 import { invalid } from '../model/errors.js';
+import { NIC_PREFIX, NODE_PREFIX } from '../model/keys.js';
 import {
   BAD, checkVnid, formatIp4, formatMac, ip6Key, isIp6Text, macHi, macLo, parseIp4, VNID_MAX, VNID_MIN,
 } from './addr.js';
@@ -29,8 +30,6 @@ import {
   type Vl2Answer, type Vl3Answer,
 } from './types.js';
 
-const NIC_PREFIX = 'i/';
-const NODE_PREFIX = 'h/';
 const IP4_SALT = 0x5bd1e995;
 const TWO32 = 0x100000000;
 

@@ -4,6 +4,8 @@
 // MAC that is not 17 bytes of "xx:xx:…", unknown fields, a malformed body — is left to the
 // general decoder, whose result the caller validates and reports as usual.
 
+import { VNID_MAX } from '../model/vnid.js';
+
 /** Results of the last successful readVl2Request (module scratch: the hot path allocates nothing). */
 export const vl2Parsed = { vnid: 0, hi: 0, lo: 0 };
 
@@ -51,7 +53,7 @@ export function readVl2Request(body: Uint8Array, start = 0, end = body.length): 
       return false;
     }
   }
-  if (vnid <= 0 || vnid > 0xffffff || macAt < 0) return false;
+  if (vnid <= 0 || vnid > VNID_MAX || macAt < 0) return false;
   for (let k = 2; k < 17; k += 3) if (body[macAt + k] !== 58) return false;
   const a = pair(body, macAt);
   const b = pair(body, macAt + 3);

@@ -6,6 +6,7 @@ import { pino, type Logger } from 'pino';
 import { Controller } from '../controller/controller.js';
 import { registerController } from '../controller/service.js';
 import type { Nic } from '../model/objects.js';
+import { DEFAULT_VTEP_PORT } from '../model/limits.js';
 import { MemoryStore } from '../store/memory-store.js';
 import { vxfab } from '../wire/gen/proto.js';
 import { Controller as Methods } from '../wire/gen/services.js';
@@ -52,7 +53,7 @@ export class ControlPlane {
     const all = <T>(items: T[], fn: (item: T) => Promise<unknown>) => pipelined(items, concurrency, async (item) => { await fn(item); tick(); });
     await all(p.tenants, (name) => this.operator.call(Methods.CreateTenant, { name }));
     await all(p.networks, (n) => this.operator.call(Methods.CreateNetwork, { tenant: n.tenant, name: n.name, vnid: n.vnid ?? 0, subnet4: n.subnet ?? '', subnet6: n.subnet6 ?? '' }));
-    await all(p.hosts, (h) => this.operator.call(Methods.AddNode, { name: h.name, underlay: h.underlay, port: 4789 }));
+    await all(p.hosts, (h) => this.operator.call(Methods.AddNode, { name: h.name, underlay: h.underlay, port: DEFAULT_VTEP_PORT }));
     await all(p.nics, (n) => this.createNic(n));
   }
 

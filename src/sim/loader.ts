@@ -7,7 +7,7 @@ import { invalid, isVxfabError } from '../model/errors.js';
 import { parseCidr, parseIp } from '../model/ipam.js';
 import { parseMac } from '../model/mac.js';
 import { validateName, validateNodeName } from '../model/names.js';
-import { parseVnid } from '../model/vnid.js';
+import { parseVnid, VNID_MAX, VNID_MIN } from '../model/vnid.js';
 import type {
   AgentMode, CheckpointDecl, HostDecl, HostGenerator, NetworkDecl, NicDecl, NicGenerator, PairDecl, Step,
   TenantDecl, TenantGenerator, TopologyFile,
@@ -177,7 +177,7 @@ function readTenant(r: Reader, node: YamlNode | undefined, path: string): Tenant
     const nname = checked(r, n, 'name', name, true);
     const subnet = checked(r, n, 'subnet', cidr4);
     const subnet6 = checked(r, n, 'subnet6', cidr6);
-    const vnid = r.int(n, 'vnid', 1, 0xffffff);
+    const vnid = r.int(n, 'vnid', VNID_MIN, VNID_MAX);
     if (vnid !== undefined) {
       try { parseVnid(vnid, join(item.path, 'vnid')); } catch (e) { r.fail(n.entries.get('vnid'), join(item.path, 'vnid'), (e as Error).message); }
     }

@@ -8,7 +8,9 @@ import { canonicalIp, canonicalMac } from '../../src/dataplane/validate.js';
 t.test('dataplane names - derived from the VNID, fit IFNAMSIZ, and map back', async (t) => {
   t.equal(vxlanDeviceName(16777215), 'vx-16777215');
   t.ok(vxlanDeviceName(16777215).length <= 15);
-  t.equal(bridgeDeviceName(0), 'br-0');
+  t.equal(bridgeDeviceName(1), 'br-1');
+  // VNID 0 is no vxfab network's (src/model/vnid.ts): the data plane refuses it like the controller.
+  t.throws(() => bridgeDeviceName(0), { code: 'INVALID_ARGUMENT', field: 'vnid' });
   t.equal(vnidFromVxlanDevice('vx-5001'), 5001);
   for (const other of ['br-5001', 'vx-05', 'vx-16777216', 'vxlan0', 'vx-1a']) t.equal(vnidFromVxlanDevice(other), undefined, other);
   t.throws(() => vxlanDeviceName(1.5), { code: 'INVALID_ARGUMENT', field: 'vnid' });

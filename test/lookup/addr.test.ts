@@ -6,7 +6,7 @@ import { expectError } from './fixtures.js';
 t.test('lookup addr - MAC parse and format round trip, either case', async (t) => {
   t.equal(parseMac('02:00:00:00:00:01'), 0x020000000001);
   t.equal(parseMac('FF:ff:Ab:cD:01:9e'), 0xffabcd019e + 0xff0000000000);
-  for (const bad of ['', '02:00:00:00:00', '02:00:00:00:00:0g', '02-00-00-00-00-01', '02:00:00:00:00:001', ' 2:00:00:00:00:01']) {
+  for (const bad of ['', '02:00:00:00:00', '02:00:00:00:00:0g', '02-00:00:00:00:01', '02:00:00:00:00:001', ' 2:00:00:00:00:01']) {
     t.equal(parseMac(bad), BAD, `rejects ${JSON.stringify(bad)}`);
   }
   fc.assert(fc.property(fc.integer({ min: 0, max: 0xffff }), fc.integer({ min: 0, max: 0xffffffff }), (hi, lo) => {

@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { pino } from 'pino';
 import { startServe } from '../serve.js';
 import { hubBounds } from '../hub-options.js';
+import { EXIT, UsageError } from '../exit-codes.js';
 
 export function serveCommand(program: Command): void {
   program.command('serve')
@@ -18,7 +19,7 @@ export function serveCommand(program: Command): void {
         running = await startServe({ listen: o.listen, dataDir: o.data, logger: log, lookupHub: hubBounds(o) });
       } catch (e) {
         process.stderr.write(`vxfab serve: ${e instanceof Error ? e.message : String(e)}\n`);
-        process.exitCode = 1;
+        process.exitCode = e instanceof UsageError ? EXIT.USAGE : EXIT.INTERNAL;
         return;
       }
       // Print the bound address on stdout (tests and scripts start us on port 0 and read it).

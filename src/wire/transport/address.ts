@@ -1,20 +1,11 @@
-// "host:port" addresses as the command line and configuration files write them.
-import { invalid } from '../../model/errors.js';
+// "host:port" addresses: the transport's names for the one parser in src/model/hostport.ts.
+import { formatHostPort, parseHostPort, type HostPort } from '../../model/hostport.js';
 
-export interface HostPort {
-  host: string;
-  port: number;
-}
+export type { HostPort };
 
-/** Parses "host:port" or "[v6 address]:port". */
+/** Parses "host:port" or "[v6 address]:port" (port 1-65535); INVALID_ARGUMENT naming `field`. */
 export function parseAddress(address: string, field = 'address'): HostPort {
-  const m = /^(?:\[([^\]]+)\]|([^:[\]]+)):(\d{1,5})$/.exec(address);
-  if (!m) throw invalid(field, address, 'expected host:port or [ipv6]:port');
-  const port = Number(m[3]);
-  if (port < 1 || port > 65535) throw invalid(field, address, 'port must be from 1 to 65535');
-  return { host: (m[1] ?? m[2])!, port };
+  return parseHostPort(address, field);
 }
 
-export function formatAddress(host: string, port: number): string {
-  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
-}
+export const formatAddress = formatHostPort;
