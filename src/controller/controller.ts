@@ -1,7 +1,9 @@
-// The controller: validates every request against the in-memory fabric state, reserves what it
-// allocates (so pipelined requests see each other at once), and commits one atomic store batch per
-// write through the group committer. A write whose batch fails is undone in memory.
+// The controller: validates every request against the in-memory fabric state and writes through
+// one mutation executor (`mutation.ts`): claims are made in memory at once (so pipelined requests
+// see each other), each write is one atomic store batch through the group committer, what a write
+// frees is freed only once it is durable, and a write whose batch fails is undone in memory.
 import { randomBytes } from 'node:crypto';
+import { pino, type Logger } from 'pino';
 import type { Store, StoreOp } from '../store/store.js';
 import { VxfabError, invalid } from '../model/errors.js';
 import type { Network, Nic, Node, Tenant } from '../model/objects.js';
@@ -15,6 +17,7 @@ import { parseVnid } from '../model/vnid.js';
 import { encodeNetwork, encodeNic, encodeNode, encodeTenant } from '../wire/objects.js';
 import { FabricState, type NetworkEntry, type StateOptions } from './state.js';
 import { GroupCommitter } from './group-commit.js';
+import { MutationExecutor, type Mutation } from './mutation.js';
 
 export interface CreateNetworkInput {
   tenant: string;
@@ -41,24 +44,35 @@ export interface NicFilter {
   node?: string;
 }
 
-export type ControllerOptions = StateOptions;
+export interface ControllerOptions extends StateOptions {
+  /** Parent logger; the controller logs as its child { module: 'controller' }. Default: pino at 'warn'. */
+  logger?: Logger;
+}
 
 const put = (key: string, value: Uint8Array): StoreOp => ({ type: 'put', key, value });
 const del = (key: string): StoreOp => ({ type: 'del', key });
 
 export class Controller {
   private readonly committer: GroupCommitter;
+  private readonly writes: MutationExecutor;
 
-  private constructor(readonly store: Store, readonly state: FabricState) {
+  private constructor(readonly store: Store, readonly state: FabricState, log: Logger) {
     this.committer = new GroupCommitter(store);
+    this.writes = new MutationExecutor(this.committer, log);
   }
 
   static async open(store: Store, options: ControllerOptions = {}): Promise<Controller> {
-    return new Controller(store, await FabricState.load(store, options));
+    const log = (options.logger ?? pino({ level: 'warn' })).child({ module: 'controller' });
+    return new Controller(store, await FabricState.load(store, options), log);
   }
 
   get commitStats() {
     return this.committer.stats;
+  }
+
+  /** Objects a pending write owns: 0 once every accepted write has settled. */
+  get pendingWrites(): number {
+    return this.writes.pending;
   }
 
   /** Resolves when every accepted write has been committed (or failed). */
@@ -66,30 +80,23 @@ export class Controller {
     return this.committer.idle();
   }
 
-  /** Commits a write; on failure runs `undo` and rethrows. */
-  private async commit(build: (revision: number) => StoreOp[], undo: () => void): Promise<number> {
-    try {
-      return await this.committer.submit(build);
-    } catch (e) {
-      undo();
-      throw e;
-    }
-  }
-
   // ---- tenants ----
 
-  async createTenant(name: string): Promise<Tenant> {
-    validateName(name, 'name');
-    if (this.state.tenants.has(name)) {
-      throw new VxfabError('ALREADY_EXISTS', `tenant "${name}" already exists`, { field: 'name', value: name });
-    }
-    const tenant: Tenant = { name, createdRevision: 0 };
-    this.state.addTenant(tenant);
-    await this.commit((rev) => {
-      tenant.createdRevision = rev;
-      return [put(tenantKey(name), encodeTenant(tenant))];
-    }, () => this.state.removeTenant(name));
-    return tenant;
+  createTenant(name: string): Promise<Tenant> {
+    return this.writes.run((m) => {
+      validateName(name, 'name');
+      // A tenant being deleted still holds its name until the delete is durable.
+      if (this.state.tenants.has(name)) {
+        throw new VxfabError('ALREADY_EXISTS', `tenant "${name}" already exists`, { field: 'name', value: name });
+      }
+      m.own(tenantKey(name));
+      const tenant: Tenant = { name, createdRevision: 0 };
+      m.reserve(() => this.state.addTenant(tenant), () => this.state.removeTenant(name));
+      return {
+        ops: (rev) => { tenant.createdRevision = rev; return [put(tenantKey(name), encodeTenant(tenant))]; },
+        result: tenant,
+      };
+    });
   }
 
   getTenant(name: string): Tenant {
@@ -102,66 +109,67 @@ export class Controller {
     return [...this.state.tenants.values()].sort((a, b) => a.name.localeCompare(b.name));
   }
 
-  async deleteTenant(name: string): Promise<void> {
-    const tenant = this.getTenant(name);
-    const nets = this.state.networksByTenant.get(name);
-    if (nets && nets.size > 0) {
-      throw new VxfabError('CONFLICT',
-        `tenant "${name}" still has ${nets.size} network(s) (${[...nets].slice(0, 3).join(', ')}): delete them first`,
-        { field: 'name', value: name });
-    }
-    this.state.removeTenant(name);
-    await this.commit(() => [del(tenantKey(name))], () => this.state.addTenant(tenant));
+  deleteTenant(name: string): Promise<void> {
+    return this.writes.run((m) => {
+      m.own(tenantKey(name));
+      this.getTenant(name);
+      const nets = this.state.networksByTenant.get(name);
+      if (nets && nets.size > 0) {
+        throw new VxfabError('CONFLICT',
+          `tenant "${name}" still has ${nets.size} network(s) (${[...nets].slice(0, 3).join(', ')}): delete them first`,
+          { field: 'name', value: name });
+      }
+      m.release(() => this.state.removeTenant(name));
+      return { ops: () => [del(tenantKey(name))], result: undefined };
+    });
   }
 
   // ---- networks ----
 
-  async createNetwork(input: CreateNetworkInput): Promise<Network> {
-    const tenant = this.getTenant(input.tenant).name;
-    validateName(input.name, 'name');
-    const ref = networkRef({ tenant, name: input.name });
-    if (this.state.networks.has(ref)) {
-      throw new VxfabError('ALREADY_EXISTS', `network "${ref}" already exists`, { field: 'name', value: input.name });
-    }
-    const mtu = input.mtu === undefined || input.mtu === 0 ? DEFAULT_MTU : parseMtu(input.mtu, 'mtu');
-    const cidr4 = input.subnet4 ? parseCidr(input.subnet4, 'subnet4', 4) : undefined;
-    const cidr6 = input.subnet6 ? parseCidr(input.subnet6, 'subnet6', 6) : undefined;
-    if (input.gateway4 && !cidr4) throw invalid('gateway4', input.gateway4, 'a gateway needs an IPv4 subnet (--subnet)');
-    if (input.gateway6 && !cidr6) throw invalid('gateway6', input.gateway6, 'a gateway needs an IPv6 subnet (--subnet6)');
-    // Tenants are isolated, so only a tenant's own networks may not overlap.
-    for (const other of this.state.networksByTenant.get(tenant) ?? []) {
-      const o = this.state.networks.get(other);
-      if (!o) continue;
-      for (const [mine, theirs, field] of [[cidr4, o.cidr4, 'subnet4'], [cidr6, o.cidr6, 'subnet6']] as const) {
-        if (mine && theirs && cidrsOverlap(mine, theirs)) {
-          throw new VxfabError('CONFLICT',
-            `${field} ${mine.text} overlaps ${theirs.text} of network "${other}" in the same tenant`,
-            { field, value: mine.text });
+  createNetwork(input: CreateNetworkInput): Promise<Network> {
+    return this.writes.run((m) => {
+      m.after(tenantKey(input.tenant));
+      const tenant = this.getTenant(input.tenant).name;
+      validateName(input.name, 'name');
+      const ref = networkRef({ tenant, name: input.name });
+      if (this.state.networks.has(ref)) {
+        throw new VxfabError('ALREADY_EXISTS', `network "${ref}" already exists`, { field: 'name', value: input.name });
+      }
+      const mtu = input.mtu === undefined || input.mtu === 0 ? DEFAULT_MTU : parseMtu(input.mtu, 'mtu');
+      const cidr4 = input.subnet4 ? parseCidr(input.subnet4, 'subnet4', 4) : undefined;
+      const cidr6 = input.subnet6 ? parseCidr(input.subnet6, 'subnet6', 6) : undefined;
+      if (input.gateway4 && !cidr4) throw invalid('gateway4', input.gateway4, 'a gateway needs an IPv4 subnet (--subnet)');
+      if (input.gateway6 && !cidr6) throw invalid('gateway6', input.gateway6, 'a gateway needs an IPv6 subnet (--subnet6)');
+      // Tenants are isolated, so only a tenant's own networks may not overlap.
+      for (const other of this.state.networksByTenant.get(tenant) ?? []) {
+        const o = this.state.networks.get(other);
+        if (!o) continue;
+        for (const [mine, theirs, field] of [[cidr4, o.cidr4, 'subnet4'], [cidr6, o.cidr6, 'subnet6']] as const) {
+          if (mine && theirs && cidrsOverlap(mine, theirs)) {
+            throw new VxfabError('CONFLICT',
+              `${field} ${mine.text} overlaps ${theirs.text} of network "${other}" in the same tenant`,
+              { field, value: mine.text });
+          }
         }
       }
-    }
-    const net: Network = {
-      tenant, name: input.name, vnid: 0, mtu,
-      subnet4: cidr4?.text ?? '', gateway4: cidr4 ? (input.gateway4 ? parseIp(input.gateway4, 'gateway4', 4).text : defaultGateway(cidr4) ?? '') : '',
-      subnet6: cidr6?.text ?? '', gateway6: cidr6 ? (input.gateway6 ? parseIp(input.gateway6, 'gateway6', 6).text : defaultGateway(cidr6) ?? '') : '',
-      createdRevision: 0,
-    };
-    const entry = this.state.networkEntry(net); // validates gateways against their subnets
-    if (input.vnid !== undefined && input.vnid !== 0) {
-      net.vnid = parseVnid(input.vnid, 'vnid');
-      this.state.vnids.claim(net.vnid, 'vnid');
-    } else {
-      net.vnid = this.state.vnids.allocate();
-    }
-    this.state.addNetwork(entry);
-    await this.commit((rev) => {
-      net.createdRevision = rev;
-      return [put(networkKey(tenant, net.name), encodeNetwork(net))];
-    }, () => {
-      this.state.removeNetwork(entry);
-      this.state.vnids.release(net.vnid);
+      const net: Network = {
+        tenant, name: input.name, vnid: 0, mtu,
+        subnet4: cidr4?.text ?? '', gateway4: cidr4 ? (input.gateway4 ? parseIp(input.gateway4, 'gateway4', 4).text : defaultGateway(cidr4) ?? '') : '',
+        subnet6: cidr6?.text ?? '', gateway6: cidr6 ? (input.gateway6 ? parseIp(input.gateway6, 'gateway6', 6).text : defaultGateway(cidr6) ?? '') : '',
+        createdRevision: 0,
+      };
+      const entry = this.state.networkEntry(net); // validates gateways against their subnets
+      const wanted = input.vnid !== undefined && input.vnid !== 0 ? parseVnid(input.vnid, 'vnid') : undefined;
+      m.own(networkKey(tenant, net.name));
+      net.vnid = m.reserve(
+        () => { if (wanted === undefined) return this.state.vnids.allocate(); this.state.vnids.claim(wanted, 'vnid'); return wanted; },
+        (vnid) => this.state.vnids.release(vnid));
+      m.reserve(() => this.state.addNetwork(entry), () => this.state.removeNetwork(entry));
+      return {
+        ops: (rev) => { net.createdRevision = rev; return [put(networkKey(tenant, net.name), encodeNetwork(net))]; },
+        result: net,
+      };
     });
-    return net;
   }
 
   private networkEntry(tenant: string, name: string, field = 'network'): NetworkEntry {
@@ -183,18 +191,21 @@ export class Controller {
     return out.sort((a, b) => a.tenant.localeCompare(b.tenant) || a.name.localeCompare(b.name));
   }
 
-  async deleteNetwork(tenant: string, name: string): Promise<void> {
-    const entry = this.networkEntry(tenant, name);
-    if (entry.nics.size > 0) {
-      throw new VxfabError('CONFLICT',
-        `network "${tenant}/${name}" still has ${entry.nics.size} NIC(s) (${[...entry.nics].slice(0, 3).join(', ')}): delete them first`,
-        { field: 'network', value: `${tenant}/${name}` });
-    }
-    this.state.removeNetwork(entry);
-    this.state.vnids.release(entry.net.vnid);
-    await this.commit(() => [del(networkKey(tenant, name))], () => {
-      this.state.vnids.claim(entry.net.vnid);
-      this.state.addNetwork(entry);
+  deleteNetwork(tenant: string, name: string): Promise<void> {
+    return this.writes.run((m) => {
+      m.own(networkKey(tenant, name));
+      const entry = this.networkEntry(tenant, name);
+      // NICs whose delete is pending still count: they are only gone once that is durable.
+      if (entry.nics.size > 0) {
+        throw new VxfabError('CONFLICT',
+          `network "${tenant}/${name}" still has ${entry.nics.size} NIC(s) (${[...entry.nics].slice(0, 3).join(', ')}): delete them first`,
+          { field: 'network', value: `${tenant}/${name}` });
+      }
+      m.release(() => {
+        this.state.removeNetwork(entry);
+        this.state.vnids.release(entry.net.vnid);
+      });
+      return { ops: () => [del(networkKey(tenant, name))], result: undefined };
     });
   }
 
@@ -208,42 +219,48 @@ export class Controller {
   }
 
   /** Adds a node; an existing name is refused. */
-  async addNode(name: string, underlay: string, port?: number): Promise<Node> {
-    const want = this.checkNode(name, underlay, port);
-    if (this.state.nodes.has(name)) {
-      throw new VxfabError('ALREADY_EXISTS', `node "${name}" already exists`, { field: 'name', value: name });
-    }
-    return this.insertNode(name, want.underlay, want.port);
+  addNode(name: string, underlay: string, port?: number): Promise<Node> {
+    return this.writes.run((m) => {
+      const want = this.checkNode(name, underlay, port);
+      if (this.state.nodes.has(name)) {
+        throw new VxfabError('ALREADY_EXISTS', `node "${name}" already exists`, { field: 'name', value: name });
+      }
+      return this.insertNode(m, name, want.underlay, want.port);
+    });
   }
 
   /** Registers a node for its agent: the same name with the same underlay and port is success. */
-  async registerNode(name: string, underlay: string, port?: number): Promise<Node> {
-    const want = this.checkNode(name, underlay, port);
-    const have = this.state.nodes.get(name);
-    if (have) {
-      if (have.underlay !== want.underlay || have.port !== want.port) {
-        throw new VxfabError('CONFLICT',
-          `node "${name}" is registered with underlay ${have.underlay}:${have.port}, not ${want.underlay}:${want.port}`,
-          { field: 'underlay', value: want.underlay });
+  registerNode(name: string, underlay: string, port?: number): Promise<Node> {
+    return this.writes.run((m) => {
+      const want = this.checkNode(name, underlay, port);
+      // Owned first: a node whose create is pending is not yet there to be confirmed.
+      m.own(nodeKey(name));
+      const have = this.state.nodes.get(name);
+      if (have) {
+        if (have.underlay !== want.underlay || have.port !== want.port) {
+          throw new VxfabError('CONFLICT',
+            `node "${name}" is registered with underlay ${have.underlay}:${have.port}, not ${want.underlay}:${want.port}`,
+            { field: 'underlay', value: want.underlay });
+        }
+        have.lastHeartbeatMs = Date.now();
+        return { result: have };
       }
-      have.lastHeartbeatMs = Date.now();
-      return have;
-    }
-    return this.insertNode(name, want.underlay, want.port);
+      return this.insertNode(m, name, want.underlay, want.port);
+    });
   }
 
-  private async insertNode(name: string, underlay: string, port: number): Promise<Node> {
+  private insertNode(m: Mutation, name: string, underlay: string, port: number) {
     const holder = this.state.nodeByUnderlay.get(underlay);
     if (holder !== undefined) {
       throw new VxfabError('CONFLICT', `underlay ${underlay} is already node "${holder}"'s`, { field: 'underlay', value: underlay });
     }
+    m.own(nodeKey(name));
     const node: Node = { name, underlay, port, lastHeartbeatMs: 0, createdRevision: 0 };
-    this.state.addNode(node);
-    await this.commit((rev) => {
-      node.createdRevision = rev;
-      return [put(nodeKey(name), encodeNode(node))];
-    }, () => this.state.removeNode(node));
-    return node;
+    m.reserve(() => this.state.addNode(node), () => this.state.removeNode(node));
+    return {
+      ops: (rev: number) => { node.createdRevision = rev; return [put(nodeKey(name), encodeNode(node))]; },
+      result: node,
+    };
   }
 
   heartbeat(name: string): Node {
@@ -262,70 +279,70 @@ export class Controller {
     return [...this.state.nodes.values()].sort((a, b) => a.name.localeCompare(b.name));
   }
 
-  async deleteNode(name: string): Promise<void> {
-    const node = this.getNode(name, 'name');
-    const nics = this.state.nicsByNode.get(name);
-    if (nics && nics.size > 0) {
-      throw new VxfabError('CONFLICT',
-        `node "${name}" still has ${nics.size} NIC(s) (${[...nics].slice(0, 3).join(', ')}): move or delete them first`,
-        { field: 'name', value: name });
-    }
-    this.state.removeNode(node);
-    await this.commit(() => [del(nodeKey(name))], () => this.state.addNode(node));
+  deleteNode(name: string): Promise<void> {
+    return this.writes.run((m) => {
+      m.own(nodeKey(name));
+      const node = this.getNode(name, 'name');
+      // A NIC moving away still counts here until its move is durable.
+      const nics = this.state.nicsByNode.get(name);
+      if (nics && nics.size > 0) {
+        throw new VxfabError('CONFLICT',
+          `node "${name}" still has ${nics.size} NIC(s) (${[...nics].slice(0, 3).join(', ')}): move or delete them first`,
+          { field: 'name', value: name });
+      }
+      m.release(() => this.state.removeNode(node));
+      return { ops: () => [del(nodeKey(name))], result: undefined };
+    });
   }
 
   // ---- NICs ----
 
-  async createNic(input: CreateNicInput): Promise<Nic> {
-    this.getTenant(input.tenant);
-    const entry = this.networkEntry(input.tenant, input.network);
-    this.getNode(input.node);
-    // Validate everything before reserving anything, so a refusal leaves no trace.
-    const mac = input.mac ? parseMac(input.mac, 'mac') : undefined;
-    if (mac && entry.macs.has(mac)) {
-      throw new VxfabError('ALREADY_EXISTS', `mac ${mac} is already used on network "${networkRef(entry.net)}"`, { field: 'mac', value: mac });
-    }
-    const ips = (input.ips ?? []).map((text, i) => {
-      const field = `ips[${i}]`;
-      const ip = parseIp(text, field);
-      const pool = ip.family === 4 ? entry.pool4 : entry.pool6;
-      if (!pool) throw invalid(field, text, `network "${networkRef(entry.net)}" has no IPv${ip.family} subnet`);
-      if (pool.isAllocated(ip.text)) {
-        throw new VxfabError('ALREADY_EXISTS', `${field} ${ip.text} is already in use on network "${networkRef(entry.net)}"`, { field, value: ip.text });
+  createNic(input: CreateNicInput): Promise<Nic> {
+    return this.writes.run((m) => {
+      // A NIC is only built on a network and node no pending write may yet take away.
+      m.after(networkKey(input.tenant, input.network));
+      m.after(nodeKey(input.node));
+      this.getTenant(input.tenant);
+      const entry = this.networkEntry(input.tenant, input.network);
+      const node = this.getNode(input.node);
+      // Validate everything before reserving anything, so a refusal leaves no trace.
+      const mac = input.mac ? parseMac(input.mac, 'mac') : undefined;
+      if (mac && entry.macs.has(mac)) {
+        throw new VxfabError('ALREADY_EXISTS', `mac ${mac} is already used on network "${networkRef(entry.net)}"`, { field: 'mac', value: mac });
       }
-      return { text: ip.text, pool, field };
-    });
-    const seen = new Set<string>();
-    for (const ip of ips) {
-      if (seen.has(ip.text)) throw invalid(ip.field, ip.text, 'the same address is given twice');
-      seen.add(ip.text);
-    }
-    const claimed: string[] = [];
-    const releaseClaimed = () => { for (const ip of claimed) FabricState.poolFor(entry, ip)?.release(ip); };
-    try {
-      for (const ip of ips) { ip.pool.claim(ip.text, ip.field); claimed.push(ip.text); }
+      const ips = (input.ips ?? []).map((text, i) => {
+        const field = `ips[${i}]`;
+        const ip = parseIp(text, field);
+        const pool = ip.family === 4 ? entry.pool4 : entry.pool6;
+        if (!pool) throw invalid(field, text, `network "${networkRef(entry.net)}" has no IPv${ip.family} subnet`);
+        if (pool.isAllocated(ip.text)) {
+          throw new VxfabError('ALREADY_EXISTS', `${field} ${ip.text} is already in use on network "${networkRef(entry.net)}"`, { field, value: ip.text });
+        }
+        return { text: ip.text, pool, field };
+      });
+      const seen = new Set<string>();
+      for (const ip of ips) {
+        if (seen.has(ip.text)) throw invalid(ip.field, ip.text, 'the same address is given twice');
+        seen.add(ip.text);
+      }
+      const id = this.newNicId();
+      m.own(nicKey(id));
+      const claimed: string[] = [];
+      for (const ip of ips) claimed.push(m.reserve(() => { ip.pool.claim(ip.text, ip.field); return ip.text; }, (a) => ip.pool.release(a)));
       if (ips.length === 0) {
-        for (const pool of [entry.pool4, entry.pool6]) if (pool) claimed.push(pool.allocate());
+        for (const pool of [entry.pool4, entry.pool6]) if (pool) claimed.push(m.reserve(() => pool.allocate(), (a) => pool.release(a)));
       }
-    } catch (e) {
-      releaseClaimed();
-      throw e;
-    }
-    const nic: Nic = {
-      id: this.newNicId(),
-      tenant: entry.net.tenant, network: entry.net.name, vnid: entry.net.vnid, node: input.node,
-      mac: mac ?? this.state.macAllocator.allocate((m) => this.state.macUse.has(m)),
-      ips: claimed, revision: 0,
-    };
-    this.state.addNic(nic, entry);
-    await this.commit((rev) => {
-      nic.revision = rev;
-      return [put(nicKey(nic.id), encodeNic(nic))];
-    }, () => {
-      this.state.removeNic(nic, entry);
-      releaseClaimed();
+      const nic: Nic = {
+        id, tenant: entry.net.tenant, network: entry.net.name, vnid: entry.net.vnid, node: node.name,
+        mac: mac ?? this.state.macAllocator.allocate((x) => this.state.macUse.has(x)),
+        ips: claimed, revision: 0,
+      };
+      m.reserve(() => this.state.addNic(nic, entry), () => this.state.removeNic(nic, entry));
+      return {
+        ops: (rev) => { nic.revision = rev; return [put(nicKey(id), encodeNic(nic))]; },
+        result: nic,
+      };
     });
-    return nic;
   }
 
   private newNicId(): string {
@@ -365,36 +382,41 @@ export class Controller {
   }
 
   /** Moves a NIC to another node. Moving it to the node it is on changes nothing. */
-  async moveNic(id: string, node: string): Promise<Nic> {
-    const nic = this.getNic(id);
-    this.getNode(node, 'node');
-    if (nic.node === node) return nic;
-    const from = nic.node;
-    const setNode = (to: string, away: string) => {
-      this.state.nicsByNode.get(away)?.delete(id);
-      this.state.nicsByNode.get(to)?.add(id);
-      nic.node = to;
-    };
-    setNode(node, from);
-    const oldRevision = nic.revision;
-    await this.commit((rev) => {
-      nic.revision = rev;
-      return [put(nicKey(id), encodeNic(nic))];
-    }, () => {
-      setNode(from, node);
-      nic.revision = oldRevision;
+  moveNic(id: string, node: string): Promise<Nic> {
+    return this.writes.run((m) => {
+      m.own(nicKey(id));
+      const nic = this.getNic(id);
+      m.after(nodeKey(node));
+      const to = this.getNode(node, 'node').name;
+      if (nic.node === to) return { result: nic };
+      const from = nic.node;
+      const oldRevision = nic.revision;
+      // Listed on both nodes until the move settles: neither may be deleted under it meanwhile.
+      const onTo = this.state.nicsByNode.get(to);
+      m.reserve(() => { onTo?.add(id); nic.node = to; }, () => {
+        onTo?.delete(id);
+        nic.node = from;
+        nic.revision = oldRevision;
+      });
+      m.release(() => this.state.nicsByNode.get(from)?.delete(id));
+      return {
+        ops: (rev) => { nic.revision = rev; return [put(nicKey(id), encodeNic(nic))]; },
+        result: nic,
+      };
     });
-    return nic;
   }
 
-  async deleteNic(id: string): Promise<void> {
-    const nic = this.getNic(id);
-    const entry = this.networkEntry(nic.tenant, nic.network);
-    this.state.removeNic(nic, entry);
-    for (const ip of nic.ips) FabricState.poolFor(entry, ip)?.release(ip);
-    await this.commit(() => [del(nicKey(id))], () => {
-      for (const ip of nic.ips) FabricState.poolFor(entry, ip)?.claim(ip);
-      this.state.addNic(nic, entry);
+  deleteNic(id: string): Promise<void> {
+    return this.writes.run((m) => {
+      m.own(nicKey(id));
+      const nic = this.getNic(id);
+      const entry = this.networkEntry(nic.tenant, nic.network);
+      // Its id, addresses and MAC stay taken until the delete is durable.
+      m.release(() => {
+        this.state.removeNic(nic, entry);
+        for (const ip of nic.ips) FabricState.poolFor(entry, ip)?.release(ip);
+      });
+      return { ops: () => [del(nicKey(id))], result: undefined };
     });
   }
 }
