@@ -12,6 +12,7 @@ import { FabricState } from '../../src/controller/state.js';
 export class FaultyStore extends MemoryStore {
   calls = 0;
   private readonly failing = new Set<number>();
+  private readonly misreporting = new Set<number>();
   private gate: Promise<void> | undefined;
   /** The errors thrown, in order: a failed write must reject with one of these, not another. */
   readonly injected: VxfabError[] = [];
@@ -19,6 +20,11 @@ export class FaultyStore extends MemoryStore {
   /** The nth batch from now fails (1: the next one). */
   failBatch(n = 1): void {
     this.failing.add(this.calls + n);
+  }
+
+  /** The nth batch from now is committed but reports a revision one too high (a second writer). */
+  misreportBatch(n = 1): void {
+    this.misreporting.add(this.calls + n);
   }
 
   /** Holds the next batch in flight until the returned function is called. */
@@ -38,7 +44,8 @@ export class FaultyStore extends MemoryStore {
       this.injected.push(e);
       throw e;
     }
-    return super.batch(ops);
+    const revision = await super.batch(ops);
+    return this.misreporting.delete(n) ? revision + 1 : revision;
   }
 }
 

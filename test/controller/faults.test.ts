@@ -220,6 +220,17 @@ t.test('faults - a failed deleteNic leaves the store openable and the address si
   await checkInvariants(t, f.w.c, f.store, f.w.model);
 });
 
+t.test('faults - a batch durable at an unexpected revision is kept in memory, and reported', async (t) => {
+  // The store has the write, so memory must too, or the two part ways; the caller still hears
+  // that something is badly wrong (INTERNAL: another writer on the store).
+  const f = await fixture();
+  f.store.misreportBatch(1);
+  const r = await outcome(f.w.c.createNic({ ...web, node: 'host-c', ips: ['100.64.0.77'] }));
+  t.equal(r.ok ? 'ok' : r.code, 'INTERNAL');
+  t.same(f.w.c.listNics({ node: 'host-c' }).map((n) => n.ips), [['100.64.0.77']], 'the durable write is in memory');
+  await checkInvariants(t, f.w.c, f.store);
+});
+
 t.test('faults - randomized pipelined writes with failing batches keep the invariants', async (t) => {
   const tenants = ['t1', 't2'];
   const nets = [['t1', 'n1', '100.64.10.0/28'], ['t1', 'n2', '100.64.11.0/28'], ['t2', 'n1', '100.64.10.0/28']] as const;
