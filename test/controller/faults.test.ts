@@ -10,7 +10,7 @@
 import t, { type Test } from 'tap';
 import fc from 'fast-check';
 import { Controller } from '../../src/controller/controller.js';
-import { Collector, FaultyStore, Model, Tracked, checkInvariants, outcome } from './fault-kit.js';
+import { Collector, FaultyStore, Model, Tracked, checkInvariants, outcome } from '../helpers/controller-faults.js';
 
 interface Fixture {
   w: Tracked;
