@@ -220,7 +220,13 @@ export class LevelStore implements Store {
   static async open(dir: string, options: LevelStoreOptions = {}): Promise<LevelStore> {
     const retention = checkRetention(options.logRetention);
     const log = (options.logger ?? pino({ level: 'warn' })).child({ module: 'store' });
-    const acknowledged = readMarker(dir);
+    let acknowledged: number | undefined;
+    try {
+      acknowledged = readMarker(dir);
+    } catch (err) {
+      if (isVxfabError(err)) throw err;
+      throw new VxfabError('UNAVAILABLE', `dir ${quoted(dir)}: cannot read the revision marker: ${String(err)}`, { field: 'dir', value: dir, cause: err });
+    }
     const { db, revision, firstKept, tornTails } = await openLevel(dir);
     let marker: RevisionMarker;
     try {

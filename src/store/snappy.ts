@@ -2,7 +2,9 @@
 // compresses every block that shrinks by an eighth). Throws on any malformed input: the caller
 // reports the file as damaged.
 
-export class SnappyError extends Error {}
+export class SnappyError extends Error {
+  override name = 'SnappyError';
+}
 
 export function snappyDecompress(src: Uint8Array): Uint8Array {
   let pos = 0;
