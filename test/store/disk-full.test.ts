@@ -19,7 +19,7 @@ const TMPFS_SIZE = '4m';
 const AFTER = 200;
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
-const quiet = pino({ level: 'silent' });
+const quiet = pino({ level: process.env.VXFAB_TEST_LOG ?? 'silent' });
 
 function ops(n: number): StoreOp[] {
   // NIC-sized values, a few keys a batch.
