@@ -34,14 +34,26 @@ export function parseListen(text: string, flag = '--listen'): HostPort {
 export async function startServe(options: ServeOptions): Promise<RunningServer> {
   const log = options.logger ?? pino({ name: 'vxfab' });
   const { host, port } = parseListen(options.listen);
-  const store = await LevelStore.open(options.dataDir);
-  const controller = await Controller.open(store);
-  // The lookup index is complete before the port opens: no lookup is ever answered from half an index.
-  const lookup = await startLocalLookup(store, { hub: options.lookupHub, logger: log });
-  const server = new RpcServer({ identity: 'vxfab-serve', logger: log });
-  registerController(server, controller);
-  registerLookup(server, lookup, { logger: log });
-  const address = await server.listen(host, port);
+  // A data dir in use, damaged or missing acknowledged writes fails here, with a message that
+  // names the directory or file; vxfab serve prints it and exits non-zero.
+  const store = await LevelStore.open(options.dataDir, { logger: log });
+  let controller: Controller;
+  let lookup: LocalLookup;
+  let server: RpcServer;
+  let address: { host: string; port: number };
+  try {
+    controller = await Controller.open(store);
+    // The lookup index is complete before the port opens: no lookup is ever answered from half an index.
+    lookup = await startLocalLookup(store, { hub: options.lookupHub, logger: log });
+    server = new RpcServer({ identity: 'vxfab-serve', logger: log });
+    registerController(server, controller);
+    registerLookup(server, lookup, { logger: log });
+    address = await server.listen(host, port);
+  } catch (err) {
+    // Release the data dir's lock so the caller (or a retry) is not left with a held directory.
+    await store.close().catch(() => undefined);
+    throw err;
+  }
   log.info({ listen: `${address.host}:${address.port}`, data: options.dataDir, revision: store.revision,
     mappings: lookup.index.mappings }, 'vxfab serving');
   return {

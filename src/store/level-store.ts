@@ -11,11 +11,32 @@
 // time. Batches that queue up while a write is syncing go out together in the next LevelDB write
 // (group commit): each still gets its own revision and log entry, but they share one fsync, which
 // is what keeps many concurrent small writes fast.
+//
+// Failures. A LevelDB write that fails (ENOSPC, EIO) may leave a torn record in the middle of
+// LevelDB's log; LevelDB then goes on appending after it, and at the next open its recovery skips
+// the torn record and the rest of its block, so writes acknowledged after the failure vanish
+// (seen: 200 creates acknowledged after a disk-full episode, all gone after a clean restart).
+// So after any failed write the store is "not known good": it refuses writes (UNAVAILABLE),
+// closes LevelDB and opens it again, which recovers the log into a table and starts a fresh log,
+// dropping only the torn record of the failed write (never acknowledged). Only when the reopened
+// revision equals the last acknowledged one does it accept writes again. A reopen that fails (the
+// disk is still full) is retried on a write at most every RECOVERY_RETRY_MS; a reopen that finds
+// a different revision or damaged files leaves the store read-only for good, logged at error.
+//
+// Integrity on open. LevelDB's own recovery drops damaged log records silently and reads tables
+// without checking their checksums, so before LevelDB opens the directory every live file is
+// checked (leveldb-files.ts); the change log must be one contiguous run ending at the revision
+// counter; and the revision must not be below the acknowledged-revision marker
+// (revision-marker.ts). Any failure is a VxfabError naming the file or the directory.
 
+import { join } from 'node:path';
 import { Level } from 'level';
 import { pino, type Logger } from 'pino';
-import { invalid, VxfabError } from '../model/errors.js';
+import { invalid, isVxfabError, VxfabError } from '../model/errors.js';
 import { decodeChange, encodeChange } from './change-codec.js';
+import { lockHolder } from './dir-lock.js';
+import { verifyLevelFiles, type TornTail } from './leveldb-files.js';
+import { MARKER_FILE, readMarker, RevisionMarker } from './revision-marker.js';
 import { checkPrefix, checkUserKey, compareKeys, RESERVED_PREFIX } from './keys.js';
 import { CommitListeners } from './listeners.js';
 import { checkLimit, checkRevision, copyOps, copyValue } from './ops.js';
@@ -35,6 +56,9 @@ const MAX_GROUP_BATCHES = 1024;
 const MAX_GROUP_OPS = 16_384;
 // Log entries deleted per LevelDB write while compacting.
 const COMPACT_CHUNK = 1000;
+// After a failed reopen (the disk is still full), the next try waits at least this long, so a
+// stream of rejected writes does not turn into a stream of LevelDB opens.
+const RECOVERY_RETRY_MS = 1000;
 
 export interface LevelStoreOptions extends RetentionOptions {
   /** Parent logger; the store logs as its child { module: 'store' }. Default: pino at 'warn'. */
@@ -58,6 +82,95 @@ function logKeyRevision(key: string): number {
   return Number(key.slice(LOG_PREFIX.length));
 }
 
+type Db = Level<string, Uint8Array>;
+
+interface Opened {
+  db: Db;
+  revision: number;
+  firstKept: number;
+  tornTails: TornTail[];
+}
+
+function quoted(dir: string): string {
+  return JSON.stringify(dir);
+}
+
+function inUse(dir: string, pid: number | undefined, cause?: unknown): VxfabError {
+  const who = pid === undefined ? '' : pid === process.pid ? ' (this process)' : ` (pid ${pid})`;
+  return new VxfabError('UNAVAILABLE',
+    `data dir ${quoted(dir)} is in use by another vxfab serve${who}: stop it, or give this one its own --data`,
+    { field: 'dir', value: dir, cause });
+}
+
+function inconsistent(dir: string, why: string): VxfabError {
+  return new VxfabError('INTERNAL', `dir ${quoted(dir)}: store is inconsistent: ${why}`, { field: 'dir', value: dir });
+}
+
+/**
+ * Checks LevelDB's files, opens LevelDB, and reads and checks the revision counter and the
+ * change log. Throws UNAVAILABLE when the directory is in use or cannot be opened now (a full
+ * disk), INTERNAL naming the file or directory when something is damaged.
+ */
+async function openLevel(dir: string): Promise<Opened> {
+  const holder = await lockHolder(dir);
+  if (holder !== undefined) throw inUse(dir, holder);
+  let tornTails: TornTail[];
+  try {
+    ({ tornTails } = await verifyLevelFiles(dir));
+  } catch (err) {
+    // A writer that took the lock meanwhile changes files under the reader: say that instead.
+    const late = await lockHolder(dir);
+    if (late !== undefined) throw inUse(dir, late, err);
+    if (isVxfabError(err)) throw err;
+    throw new VxfabError('UNAVAILABLE', `dir ${quoted(dir)}: cannot read the store's files: ${String(err)}`, { field: 'dir', value: dir, cause: err });
+  }
+  const db: Db = new Level<string, Uint8Array>(dir, { keyEncoding: 'utf8', valueEncoding: 'view' });
+  try {
+    await db.open();
+  } catch (err) {
+    const cause = (err as { cause?: { code?: string; message?: string } }).cause;
+    const code = cause?.code ?? (err as { code?: string }).code ?? 'unknown';
+    if (code === 'LEVEL_LOCKED') throw inUse(dir, await lockHolder(dir), err);
+    const detail = cause?.message ?? String(err);
+    if (code === 'LEVEL_CORRUPTION') {
+      throw new VxfabError('INTERNAL', `dir ${quoted(dir)}: LevelDB reports damage: ${detail}`, { field: 'dir', value: dir, cause: err });
+    }
+    throw new VxfabError('UNAVAILABLE', `dir ${quoted(dir)}: cannot open the store (${code}: ${detail})`, {
+      field: 'dir', value: dir, cause: err,
+    });
+  }
+  try {
+    const { revision, firstKept } = await readState(db, dir);
+    return { db, revision, firstKept, tornTails };
+  } catch (err) {
+    await db.close();
+    throw err;
+  }
+}
+
+/** The revision counter and the change log, checked against each other: one contiguous run. */
+async function readState(db: Db, dir: string): Promise<{ revision: number; firstKept: number }> {
+  const stored = await db.get(REVISION_KEY);
+  const revision = stored === undefined ? 0 : Number(decoder.decode(stored));
+  if (!Number.isSafeInteger(revision) || revision < 0) throw inconsistent(dir, `revision counter ${JSON.stringify(String(revision))}`);
+  let first: number | undefined;
+  let next = 0;
+  for await (const key of db.keys({ gte: LOG_PREFIX, lt: LOG_END })) {
+    const r = logKeyRevision(key);
+    if (key.length !== LOG_PREFIX.length + REVISION_DIGITS || !Number.isSafeInteger(r)) {
+      throw inconsistent(dir, `malformed change-log key ${JSON.stringify(key)}`);
+    }
+    if (first === undefined) first = r;
+    else if (r !== next) throw inconsistent(dir, `the change log has a gap: revision ${next} is missing (the next entry is ${r})`);
+    next = r + 1;
+  }
+  if (first !== undefined && next - 1 !== revision) {
+    throw inconsistent(dir, `newest log entry is ${next - 1} but the revision is ${revision}`);
+  }
+  // An empty log means everything up to the current revision was compacted.
+  return { revision, firstKept: first ?? revision + 1 };
+}
+
 /** A plain Uint8Array over the same memory (LevelDB and protobufjs hand out Buffers). */
 function view(bytes: Uint8Array): Uint8Array {
   return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
@@ -76,12 +189,21 @@ export class LevelStore implements Store {
   private closing = false;
   private closed: Promise<void> | undefined;
   private readonly listeners: CommitListeners;
+  /** False while LevelDB is closed for a reopen (or a reopen failed). */
+  private dbOpen = true;
+  /** Set while the store is not known good: every write is refused with it. */
+  private failure: VxfabError | undefined;
+  /** A reopen found a different revision or damage: writes are refused until a restart. */
+  private broken = false;
+  private recovery: Promise<void> | undefined;
+  private lastRecoveryAt = 0;
 
   private constructor(
-    private readonly db: Level<string, Uint8Array>,
+    private db: Db,
     readonly dir: string,
     revision: number,
     firstKept: number,
+    private readonly marker: RevisionMarker,
     private readonly retention: number,
     private readonly log: Logger,
   ) {
@@ -90,43 +212,44 @@ export class LevelStore implements Store {
     this.listeners = new CommitListeners(log);
   }
 
-  /** Opens (creating if missing) the store in `dir`. UNAVAILABLE when another process holds it. */
+  /**
+   * Opens (creating if missing) the store in `dir`. UNAVAILABLE when another process holds it
+   * or it cannot be opened now; INTERNAL, naming the file or directory, when its files are
+   * damaged or acknowledged writes are missing (never a quiet start with data missing).
+   */
   static async open(dir: string, options: LevelStoreOptions = {}): Promise<LevelStore> {
     const retention = checkRetention(options.logRetention);
     const log = (options.logger ?? pino({ level: 'warn' })).child({ module: 'store' });
-    const db = new Level<string, Uint8Array>(dir, { keyEncoding: 'utf8', valueEncoding: 'view' });
+    let acknowledged: number | undefined;
     try {
-      await db.open();
+      acknowledged = readMarker(dir);
     } catch (err) {
-      const code = (err as { cause?: { code?: string } }).cause?.code ?? (err as { code?: string }).code ?? 'unknown';
-      throw new VxfabError('UNAVAILABLE', `dir ${JSON.stringify(dir)}: cannot open the store (${code})`, {
-        field: 'dir', value: dir, cause: err,
-      });
+      if (isVxfabError(err)) throw err;
+      throw new VxfabError('UNAVAILABLE', `dir ${quoted(dir)}: cannot read the revision marker: ${String(err)}`, { field: 'dir', value: dir, cause: err });
     }
+    const { db, revision, firstKept, tornTails } = await openLevel(dir);
+    let marker: RevisionMarker;
     try {
-      const { revision, firstKept } = await LevelStore.readState(db, dir);
-      log.debug({ dir, revision, firstKept }, 'store opened');
-      return new LevelStore(db, dir, revision, firstKept, retention, log);
+      if (acknowledged !== undefined && revision < acknowledged) throw LevelStore.lost(dir, revision, acknowledged, tornTails);
+      if (acknowledged === undefined && revision > 0) log.warn({ dir, revision }, 'no acknowledged-revision marker: creating one');
+      // Above the marker is allowed: writes that reached the log before a crash, never acknowledged.
+      marker = new RevisionMarker(dir, revision);
     } catch (err) {
       await db.close();
-      throw err;
+      if (isVxfabError(err)) throw err;
+      throw new VxfabError('UNAVAILABLE', `dir ${quoted(dir)}: cannot write the revision marker: ${String(err)}`, { field: 'dir', value: dir, cause: err });
     }
+    log.debug({ dir, revision, firstKept, tornTails }, 'store opened');
+    return new LevelStore(db, dir, revision, firstKept, marker, retention, log);
   }
 
-  /** The revision counter and the oldest log entry, checked against each other. */
-  private static async readState(db: Level<string, Uint8Array>, dir: string): Promise<{ revision: number; firstKept: number }> {
-    const stored = await db.get(REVISION_KEY);
-    const revision = stored === undefined ? 0 : Number(decoder.decode(stored));
-    const corrupt = (why: string): VxfabError =>
-      new VxfabError('INTERNAL', `dir ${JSON.stringify(dir)}: store is inconsistent: ${why}`, { field: 'dir', value: dir });
-    if (!Number.isSafeInteger(revision) || revision < 0) throw corrupt(`revision counter ${JSON.stringify(String(revision))}`);
-    const [first] = await db.keys({ gte: LOG_PREFIX, lt: LOG_END, limit: 1 }).all();
-    const [last] = await db.keys({ gte: LOG_PREFIX, lt: LOG_END, limit: 1, reverse: true }).all();
-    if (last !== undefined && logKeyRevision(last) !== revision) {
-      throw corrupt(`newest log entry is ${logKeyRevision(last)} but the revision is ${revision}`);
-    }
-    // An empty log means everything up to the current revision was compacted.
-    return { revision, firstKept: first === undefined ? revision + 1 : logKeyRevision(first) };
+  private static lost(dir: string, revision: number, acknowledged: number, tornTails: TornTail[]): VxfabError {
+    const marker = join(dir, MARKER_FILE);
+    const cut = tornTails.map((t) => `; ${t.file} ends in a cut record at offset ${t.offset} (${t.bytes} bytes)`).join('');
+    return new VxfabError('INTERNAL',
+      `dir ${quoted(dir)}: acknowledged writes are missing: the store is at revision ${revision} but ${quoted(marker)} `
+      + `records revision ${acknowledged} as acknowledged${cut}; restore the data dir from a backup`,
+      { field: 'dir', value: dir });
   }
 
   get revision(): number {
@@ -136,7 +259,7 @@ export class LevelStore implements Store {
   async get(key: string): Promise<Uint8Array | undefined> {
     checkUserKey(key, 'key');
     this.checkOpen();
-    const value = await this.db.get(key);
+    const value = await (await this.readable()).get(key);
     return value === undefined ? undefined : view(value);
   }
 
@@ -148,9 +271,10 @@ export class LevelStore implements Store {
     this.checkOpen();
     const lowest = prefix === '' ? FIRST_USER_KEY : prefix;
     const range = after !== undefined && compareKeys(after, lowest) >= 0 ? { gt: after } : { gte: lowest };
-    const db = this.db;
+    const readable = (): Promise<Db> => this.readable();
     return {
       async *[Symbol.asyncIterator]() {
+        const db = await readable();
         // Keys with the prefix are contiguous in key order: stop at the first one without it.
         for await (const [key, value] of db.iterator({ ...range, limit: limit === Infinity ? -1 : limit })) {
           if (!key.startsWith(prefix)) return;
@@ -188,12 +312,13 @@ export class LevelStore implements Store {
     checkRevision(after, 'after');
     const max = checkLimit(limit, 'limit');
     this.checkOpen();
+    const db = await this.readable();
     const current = this.committed;
     const oldest = this.firstKept <= current ? this.firstKept : 0;
     if (after >= current) return { changes: [], compacted: false, oldest, current };
     if (after + 1 < this.firstKept) return { changes: [], compacted: true, oldest, current };
     const upTo = Math.min(current, after + max);
-    const entries = await this.db.iterator({ gte: logKey(after + 1), lte: logKey(upTo) }).all();
+    const entries = await db.iterator({ gte: logKey(after + 1), lte: logKey(upTo) }).all();
     const changes = entries.map(([, value]) => decodeChange(value));
     for (let i = 0; i < changes.length; i++) {
       if (changes[i]!.revision !== after + 1 + i) {
@@ -210,6 +335,7 @@ export class LevelStore implements Store {
     try {
       checkRevision(keepFrom, 'keepFrom');
       this.checkOpen();
+      if (this.failure !== undefined) throw this.failure;
     } catch (err) {
       return Promise.reject(err);
     }
@@ -225,8 +351,16 @@ export class LevelStore implements Store {
     this.closing = true;
     this.closed ??= (async () => {
       while (this.draining !== undefined) await this.draining;
+      while (this.recovery !== undefined) await this.recovery;
       await this.compaction;
-      await this.db.close();
+      try {
+        if (this.dbOpen) {
+          this.dbOpen = false;
+          await this.db.close();
+        }
+      } finally {
+        this.marker.close();
+      }
       this.log.debug({ dir: this.dir, revision: this.committed }, 'store closed');
     })();
     return this.closed;
@@ -238,12 +372,104 @@ export class LevelStore implements Store {
     }
   }
 
+  /** LevelDB for a read: waits out a reopen in progress; UNAVAILABLE when LevelDB is not open. */
+  private async readable(): Promise<Db> {
+    while (this.recovery !== undefined) await this.recovery;
+    this.checkOpen();
+    if (!this.dbOpen) throw this.failure ?? new VxfabError('UNAVAILABLE', `dir ${quoted(this.dir)}: the store is not open`, { field: 'dir', value: this.dir });
+    return this.db;
+  }
+
   private enqueue(ops: StoreOp[]): Promise<number> {
     this.checkOpen();
+    if (this.failure !== undefined) return this.enqueueAfterRecovery(ops);
     return new Promise<number>((resolve, reject) => {
       this.queue.push({ ops, resolve, reject });
       this.draining ??= this.drain();
     });
+  }
+
+  /** A write while not known good: joins (or starts) a reopen, then writes only if it succeeded. */
+  private async enqueueAfterRecovery(ops: StoreOp[]): Promise<number> {
+    await this.tryRecovery();
+    if (this.failure !== undefined) throw this.failure;
+    return this.enqueue(ops);
+  }
+
+  /**
+   * Enters the "not known good" state after a failed LevelDB write: refuses queued and new
+   * writes, and starts a reopen once the writer and any compaction have stopped.
+   */
+  private fail(err: unknown, what: string): void {
+    if (this.failure === undefined) {
+      this.failure = new VxfabError('UNAVAILABLE',
+        `dir ${quoted(this.dir)}: the store refuses writes until it is known good again: ${what} failed (${String(err)}); `
+        + 'it reopens LevelDB to check its log, and writes resume once the reopened revision matches the last acknowledged one',
+        { field: 'dir', value: this.dir, cause: err });
+      this.log.error({ err, revision: this.committed, what }, 'store write failed: refusing writes until LevelDB is reopened and checked');
+      this.lastRecoveryAt = 0;
+    }
+    for (const p of this.queue.splice(0)) p.reject(this.failure);
+    void this.tryRecovery();
+  }
+
+  /** Starts a reopen unless one runs, the store is broken or closing, or the last try was too recent. */
+  private tryRecovery(): Promise<void> {
+    if (this.recovery !== undefined) return this.recovery;
+    if (this.broken || this.closing || Date.now() - this.lastRecoveryAt < RECOVERY_RETRY_MS) return Promise.resolve();
+    this.recovery = this.recover().finally(() => {
+      this.recovery = undefined;
+    });
+    return this.recovery;
+  }
+
+  /** Closes and reopens LevelDB, then checks the reopened revision. Never throws. */
+  private async recover(): Promise<void> {
+    // Let the failed group's drain loop and any compaction chunk finish: nothing may write now.
+    await Promise.resolve();
+    while (this.draining !== undefined) await this.draining;
+    await this.compaction;
+    this.lastRecoveryAt = Date.now();
+    if (this.dbOpen) {
+      this.dbOpen = false;
+      try {
+        await this.db.close();
+      } catch (err) {
+        this.log.warn({ err }, 'closing LevelDB after a failed write failed');
+      }
+    }
+    let opened: Opened;
+    try {
+      opened = await openLevel(this.dir);
+    } catch (err) {
+      if (isVxfabError(err, 'INTERNAL')) {
+        this.goBroken(`reopening found damage: ${err.message}`, err);
+      } else {
+        this.log.error({ err, retryAfterMs: RECOVERY_RETRY_MS }, 'store reopen failed: writes stay refused');
+      }
+      return;
+    }
+    this.db = opened.db;
+    this.dbOpen = true;
+    this.firstKept = Math.max(this.firstKept, opened.firstKept);
+    if (opened.revision < this.committed) {
+      this.goBroken(`after reopening, the store is at revision ${opened.revision} but revision ${this.committed} was acknowledged: acknowledged writes are missing`);
+    } else if (opened.revision > this.committed) {
+      // The failed write reached the disk after all. Its callers were told it failed and every
+      // reader's state is at the old revision: only a restart (which reloads) makes them agree.
+      this.goBroken(`after reopening, the store is at revision ${opened.revision}, past the last acknowledged ${this.committed}: `
+        + `the failed write reached the disk; restart vxfab serve so that every reader reloads`);
+    } else {
+      this.failure = undefined;
+      this.log.warn({ revision: this.committed, tornTails: opened.tornTails }, 'store reopened and checked after a failed write: accepting writes again');
+    }
+  }
+
+  private goBroken(why: string, cause?: unknown): void {
+    this.broken = true;
+    this.failure = new VxfabError('UNAVAILABLE', `dir ${quoted(this.dir)}: the store is read-only until an operator acts: ${why}`,
+      { field: 'dir', value: this.dir, cause });
+    this.log.error({ err: cause, revision: this.committed }, `STORE IS READ-ONLY: ${why}`);
   }
 
   /** The single writer: runs while the queue has work; at most one runs at a time. */
@@ -280,9 +506,15 @@ export class LevelStore implements Store {
       const e = new VxfabError('INTERNAL', `dir ${JSON.stringify(this.dir)}: writing revisions ${first}..${last} failed: ${String(err)}`, {
         field: 'dir', value: this.dir, cause: err,
       });
-      this.log.error({ err, first, last }, 'store write failed');
       for (const p of group) p.reject(e);
+      this.fail(err, `writing revisions ${first}..${last}`);
       return;
+    }
+    try {
+      this.marker.record(last);
+    } catch (err) {
+      // The write is durable; only the marker lags, which weakens the open check, never fails it.
+      this.log.error({ err, revision: last }, 'could not record the acknowledged revision in the marker');
     }
     this.log.debug({ first, last, ops: writes.length }, 'committed');
     // Listeners run before any writer resumes: resolve() only schedules the continuation.
@@ -292,7 +524,7 @@ export class LevelStore implements Store {
       group[i]!.resolve(changes[i]!.revision);
     }
     const target = retentionTarget(this.committed, this.firstKept, this.retention);
-    if (target !== undefined && !this.closing) {
+    if (target !== undefined && !this.closing && this.failure === undefined) {
       this.startCompaction(target).catch((err: unknown) => this.log.warn({ err, target }, 'background log compaction failed'));
     }
   }
@@ -314,9 +546,16 @@ export class LevelStore implements Store {
   private async deleteLogBelow(target: number): Promise<void> {
     let deleted = 0;
     for (;;) {
+      // A failed write stops compaction too: after a torn log record nothing may be appended.
+      if (this.failure !== undefined) throw this.failure;
       const keys = await this.db.keys({ gte: LOG_PREFIX, lt: logKey(target), limit: COMPACT_CHUNK }).all();
       if (keys.length === 0) break;
-      await this.db.batch(keys.map((key) => ({ type: 'del' as const, key })));
+      try {
+        await this.db.batch(keys.map((key) => ({ type: 'del' as const, key })));
+      } catch (err) {
+        this.fail(err, 'compacting the change log');
+        throw err;
+      }
       deleted += keys.length;
     }
     this.log.debug({ target, deleted }, 'change log compacted');

@@ -41,7 +41,10 @@ t.test('level store - a second open of the same directory is UNAVAILABLE', async
   const dir = await tempDir();
   const first = await LevelStore.open(dir, { logger: pino({ level: 'silent' }) });
   t.teardown(() => first.close());
-  await t.rejects(LevelStore.open(dir), { code: 'UNAVAILABLE', field: 'dir', value: dir });
+  const err = await LevelStore.open(dir).then(() => undefined, (e: unknown) => e);
+  t.match(err, { code: 'UNAVAILABLE', field: 'dir', value: dir });
+  t.match((err as Error).message, 'is in use by another vxfab serve', 'the message says why, not LEVEL_LOCKED');
+  t.equal(await first.put('a', new Uint8Array([1])), 1, 'the first store is unharmed');
 });
 
 t.test('level store - a bad logRetention is INVALID_ARGUMENT', async (t) => {
