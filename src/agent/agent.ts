@@ -11,11 +11,24 @@
 // in a new network converges with the attach (or the next poll at worst).
 //
 // One lookup server at a time (lookup-link.ts fails over between several). Per session: subscribe
-// to the local vnids, wait for SYNCED, load bulk (push) and flood lists for what is new, then apply
-// events as they come. After a lost connection the next session resumes from the last revision
-// seen (revisions are the controller's, the same on every replica); COMPACTED or RESYNC means a
-// full reload. While no server is reachable the agent is "degraded": it keeps every programmed
-// entry and does not expire cache entries, so established flows keep working.
+// to the local vnids, wait for SYNCED, load bulk (push) and flood lists, then apply events as they
+// come. After a lost connection the next session — on the same server or another — resumes from
+// the last revision seen (revisions are the controller's, the same on every replica): the server
+// replays what happened meanwhile, and the replay is applied like live events, to the on-demand
+// cache too (the Flood snapshot a session loads says nothing about cached endpoints, so it must
+// not mask their events). Push mode and flood lists are reloaded whole on every new session as
+// well. COMPACTED or RESYNC means a full reload, and on-demand then asks again for every cached
+// entry. A server behind our revision holds SYNCED back until it catches up (lookup/
+// subscriptions.ts); one that does not within syncTimeoutMs is left for the next. The session is
+// "live" once the loaded state and the replay are in the kernel; kernel misses are only resolved
+// on a live session, so no answer older than what the agent had is installed. While no server is
+// reachable the agent is "degraded": it keeps every programmed entry and does not expire cache
+// entries, so established flows keep working.
+//
+// A node deleted from the controller while its agent runs (heartbeat NOT_FOUND) is not registered
+// again: the agent stops programming (no NIC polls, no lookups, no kernel writes; what the kernel
+// holds stays), logs an error, and says so in status(). It resumes by itself once an operator adds
+// the node back with the same underlay, with a full reload.
 //
 // Every change to the kernel goes through one queue, as a diff between the tables the model asks
 // for and the tables last read or written (the mirror): entries that are right are never touched,
@@ -33,7 +46,7 @@ import type { Nic } from '../model/objects.js';
 import { flushNetwork } from './flush.js';
 import { LookupLink, type LookupLinkOptions } from './lookup-link.js';
 import { NetState } from './net-state.js';
-import type { ControllerPort, LookupConnection, LookupDialer, LookupEvent } from './ports.js';
+import type { ControllerPort, LookupConnection, LookupDialer, LookupEvent, NodeRecord } from './ports.js';
 
 export type AgentMode = 'push' | 'on-demand';
 
@@ -62,6 +75,9 @@ export interface AgentOptions {
   negativeTtlMs?: number;
   /** Lookup reconnect backoff and connect timeout. */
   link?: LookupLinkOptions;
+  /** How long a lookup server may take to send SYNCED (it holds it back while it is behind our
+   *  revision) before the agent tries the next one. Default 10000 ms. */
+  syncTimeoutMs?: number;
 }
 
 export interface ReconcileReport {
@@ -92,8 +108,11 @@ export interface AgentStatus {
   node: string;
   underlay: string;
   mode: AgentMode;
-  lookup: { state: 'connected' | 'connecting'; address: string; degraded: boolean; sessions: number };
-  controller: { registered: boolean; lastPollOk: boolean };
+  /** live: the current session's state is loaded and in the kernel; liveSessions counts sessions
+   *  that got there. */
+  lookup: { state: 'connected' | 'connecting'; address: string; degraded: boolean; sessions: number; live: boolean; liveSessions: number };
+  /** nodeDeleted: the controller no longer knows this node; the agent stopped programming. */
+  controller: { registered: boolean; lastPollOk: boolean; nodeDeleted: boolean };
   degraded: boolean;
   revision: number;
   networks: NetworkStatus[];
@@ -134,7 +153,12 @@ export class Agent extends EventEmitter<AgentEvents> {
   private closed = false;
   private started = false;
   private registered = false;
+  /** The node was deleted from the controller while we ran: programming stopped. */
+  private deleted = false;
   private lastPollOk = false;
+  /** The connection of the live session (state loaded, replay applied), if any. */
+  private liveConn: LookupConnection | undefined;
+  private liveSessions = 0;
   private polling: Promise<void> | undefined;
   private pollAgain = false;
   private lastReconcile: ReconcileReport | undefined;
@@ -220,8 +244,11 @@ export class Agent extends EventEmitter<AgentEvents> {
     }
     return {
       node: this.node, underlay: this.o.underlay, mode: this.mode,
-      lookup: { state: this.link.connected ? 'connected' : 'connecting', address: this.link.address, degraded: this.link.degraded, sessions: this.link.sessions },
-      controller: { registered: this.registered, lastPollOk: this.lastPollOk },
+      lookup: {
+        state: this.link.connected ? 'connected' : 'connecting', address: this.link.address, degraded: this.link.degraded,
+        sessions: this.link.sessions, live: this.liveConn !== undefined, liveSessions: this.liveSessions,
+      },
+      controller: { registered: this.registered, lastPollOk: this.lastPollOk, nodeDeleted: this.deleted },
       degraded: this.link.degraded,
       revision: this.link.revision,
       networks, entries,
@@ -239,13 +266,49 @@ export class Agent extends EventEmitter<AgentEvents> {
   }
 
   private heartbeat(): void {
-    const beat = this.registered ? this.o.controller.heartbeat(this.node) : this.register();
-    beat.catch((e: unknown) => {
+    if (!this.registered && !this.deleted) {
+      // Never registered yet (the controller was down at start).
+      this.register().catch((e: unknown) => this.log.debug({ err: errText(e) }, 'node registration failed'));
+      return;
+    }
+    this.o.controller.heartbeat(this.node).then((node) => {
+      if (this.deleted) this.nodeBack(node);
+    }, (e: unknown) => {
       if (isVxfabError(e, 'NOT_FOUND')) {
-        this.registered = false;
-        this.register().catch(() => undefined);
+        if (!this.deleted) void this.nodeGone();
       } else this.log.debug({ err: errText(e) }, 'heartbeat failed');
     });
+  }
+
+  /** The controller says our node does not exist: an operator deleted it. Registering it again
+   *  would undo that (12 s later, silently), so stop programming until it is added back. */
+  private async nodeGone(): Promise<void> {
+    if (this.deleted || this.closed) return;
+    this.deleted = true;
+    this.registered = false;
+    this.log.error({ node: this.node, underlay: this.o.underlay },
+      'this node was deleted from the controller: stopped programming (kernel state kept); add it back (vxfab node add) to resume');
+    this.emit('change');
+    await this.link.hold();
+  }
+
+  /** A heartbeat answered again while we were deleted: the operator added the node back. */
+  private nodeBack(node: NodeRecord | void): void {
+    if (!this.deleted || this.closed) return;
+    if (node && node.underlay !== '' && (canonicalIpOr(node.underlay) !== canonicalIpOr(this.o.underlay) || node.port !== (this.o.port ?? VXLAN_PORT))) {
+      this.log.error({ node: this.node, have: `${node.underlay}:${node.port}`, ours: `${this.o.underlay}:${this.o.port ?? VXLAN_PORT}` },
+        'this node was added back with another underlay: still not programming');
+      return;
+    }
+    this.deleted = false;
+    this.registered = true;
+    this.log.warn({ node: this.node }, 'this node was added back to the controller: resuming with a full reload');
+    // Nothing was followed meanwhile: reload everything (and revalidate the on-demand cache).
+    this.link.revision = 0;
+    for (const net of this.nets.values()) net.markAllDirty();
+    this.link.release();
+    this.kick();
+    this.emit('change');
   }
 
   /** Schedules a NIC poll (coalesced with one in progress). */
@@ -254,7 +317,7 @@ export class Agent extends EventEmitter<AgentEvents> {
   }
 
   private pollNics(): Promise<void> {
-    if (this.closed) return Promise.resolve();
+    if (this.closed || this.deleted) return Promise.resolve();
     if (this.polling) {
       this.pollAgain = true;
       return this.polling;
@@ -280,7 +343,7 @@ export class Agent extends EventEmitter<AgentEvents> {
   }
 
   private async applyLocalNics(nics: Nic[]): Promise<void> {
-    if (this.closed) return;
+    if (this.closed || this.deleted) return;
     this.localNics = new Map(nics.map((n) => [n.id, n]));
     const want = new Map<number, Nic>();
     for (const n of nics) if (!want.has(n.vnid)) want.set(n.vnid, n);
@@ -360,10 +423,18 @@ export class Agent extends EventEmitter<AgentEvents> {
 
   /** One lookup server session; returns (or throws) when it is over. */
   private async session(conn: LookupConnection): Promise<void> {
+    try {
+      await this.sessionLoop(conn);
+    } finally {
+      if (this.liveConn === conn) this.liveConn = undefined;
+    }
+  }
+
+  private async sessionLoop(conn: LookupConnection): Promise<void> {
     let from = this.link.revision;
     let subscribed = new Set<number>();
     for (;;) {
-      if (this.closed) return;
+      if (this.closed || this.deleted) return;
       const version = this.link.vnidsVersion;
       const vnids = [...this.nets.keys()].sort((a, b) => a - b);
       if (vnids.length === 0) {
@@ -391,8 +462,17 @@ export class Agent extends EventEmitter<AgentEvents> {
         else buffered.push(e);
       });
       const ended = stream.done.then(() => undefined, (e: unknown) => e as Error);
-      const first1 = await Promise.race([syncedP.then(() => undefined), ended.then((e) => e ?? new VxfabError('UNAVAILABLE', 'stream ended before SYNCED'))]);
+      const syncMs = this.o.syncTimeoutMs ?? 10_000;
+      let syncTimer: NodeJS.Timeout | undefined;
+      const tooLong = new Promise<Error>((resolve) => {
+        syncTimer = setTimeout(() => resolve(new VxfabError('UNAVAILABLE',
+          `no SYNCED within ${syncMs} ms (the server is behind revision ${from}?): trying the next one`)), syncMs);
+      });
+      const first1 = await Promise.race([syncedP.then(() => undefined), tooLong,
+        ended.then((e) => e ?? new VxfabError('UNAVAILABLE', 'stream ended before SYNCED'))]);
+      clearTimeout(syncTimer);
       if (first1 !== undefined) {
+        stream.cancel();
         if (isVxfabError(first1, 'COMPACTED') || isVxfabError(first1, 'RESYNC')) {
           this.log.info({ err: first1.message }, 'lookup asks for a full resync');
           from = 0;
@@ -405,12 +485,18 @@ export class Agent extends EventEmitter<AgentEvents> {
       live = true;
       for (const e of buffered) this.onEvent(e);
       subscribed = new Set(vnids);
-      this.log.info({ vnids: vnids.length, fresh: fresh.length, revision: syncedAt, server: conn.address }, 'lookup session live');
+      // Live means "in the kernel": what was loaded and replayed is written before we say so.
+      await this.enqueue(() => this.flush());
+      if (this.closed || this.deleted) return;
+      this.liveConn = conn;
+      this.liveSessions++;
+      this.log.info({ vnids: vnids.length, fresh: fresh.length, replayed: buffered.length, revision: syncedAt, server: conn.address }, 'lookup session live');
       this.emit('change');
       const why = await Promise.race([ended.then((e) => e ?? 'ended'), this.link.waitVnidsChanged(version).then(() => 'vnids' as const)]);
       if (why === 'vnids') {
         stream.cancel();
         from = this.link.revision;
+        if (this.deleted) return;
         continue;
       }
       if (isVxfabError(why, 'COMPACTED') || isVxfabError(why, 'RESYNC')) {
@@ -434,11 +520,9 @@ export class Agent extends EventEmitter<AgentEvents> {
         const net = this.nets.get(l.vnid);
         if (net === undefined) continue;
         if (l.bulk) net.loadEndpoints(l.bulk.endpoints, l.bulk.revision);
-        else {
-          net.loaded = true;
-          net.snapshotRevision = l.flood.revision;
-        }
+        else net.loaded = true;
         net.flood = l.flood.members;
+        net.floodRevision = l.flood.revision;
         this.markDirty(l.vnid);
       }
     });
@@ -475,14 +559,18 @@ export class Agent extends EventEmitter<AgentEvents> {
     if (e.kind === 'synced') return;
     this.link.revision = Math.max(this.link.revision, e.revision);
     const net = this.nets.get(e.vnid);
-    if (net === undefined || e.revision <= net.snapshotRevision) return;
+    if (net === undefined) return;
     if (e.kind === 'flood') {
+      if (e.revision <= net.floodRevision) return; // in the Flood snapshot already
       net.flood = e.flood ?? [];
       this.scheduleFlush(e.vnid);
       return;
     }
     const ep = e.endpoint;
     if (ep === undefined) return;
+    // push: the Bulk snapshot has what is at or below its revision. on-demand has no endpoint
+    // snapshot: every event (a replay after a reconnect included) goes to the cache.
+    if (this.mode === 'push' && e.revision <= net.snapshotRevision) return;
     const mac = ep.mac.toLowerCase();
     if (net.isLocal(ep.node) || (e.oldNode !== undefined && net.isLocal(e.oldNode))) this.kick();
     if (this.mode === 'push') {
@@ -528,8 +616,10 @@ export class Agent extends EventEmitter<AgentEvents> {
     const key = m.kind === 'l2' ? `${m.vnid}/l2/${m.mac}` : `${m.vnid}/l3/${m.ip}`;
     const now = Date.now();
     if (this.inflight.has(key) || (this.negative.get(key) ?? 0) > now) return;
-    const conn = this.link.current;
-    if (conn === undefined) return; // degraded: the kernel repeats the miss with the next packet
+    // Only a live session's server is known to be at least as new as what we applied; before that
+    // (degraded, or a session still loading) the kernel repeats the miss with the next packet.
+    const conn = this.liveConn;
+    if (conn === undefined || this.deleted) return;
     this.inflight.add(key);
     const negativeTtl = this.o.negativeTtlMs ?? 1000;
     const done = (): void => { this.inflight.delete(key); };
@@ -567,8 +657,9 @@ export class Agent extends EventEmitter<AgentEvents> {
   }
 
   private expireCache(): void {
-    // While degraded nothing could replace an expired entry: keep them all (established flows).
-    if (this.link.degraded) return;
+    // While degraded (or not live yet) nothing could replace an expired entry: keep them all
+    // (established flows).
+    if (this.link.degraded || this.liveConn === undefined) return;
     const now = Date.now();
     for (const [k, t] of this.negative) if (t <= now) this.negative.delete(k);
     for (const net of this.nets.values()) if (net.expire(now)) this.markDirty(net.vnid);
@@ -595,6 +686,7 @@ export class Agent extends EventEmitter<AgentEvents> {
   }
 
   private async flush(): Promise<void> {
+    if (this.deleted) return; // stopped programming; the dirty marks stay for when we resume
     const vnids = [...this.dirty];
     this.dirty.clear();
     let changed = false;
@@ -622,6 +714,7 @@ export class Agent extends EventEmitter<AgentEvents> {
 
   private async reconcileLocked(): Promise<ReconcileReport> {
     const report = EMPTY_REPORT();
+    if (this.deleted) return report;
     if (this.lastPollOk) {
       // Stray networks of ours (a crashed run, a NIC deleted while we were down).
       for (const n of await this.dp.listNetworks()) {
@@ -709,6 +802,10 @@ function summary(c: TableChanges): Record<string, number> {
     fdbSet: c.fdbSet?.length ?? 0, fdbDel: c.fdbDel?.length ?? 0, floodAdd: c.floodAdd?.length ?? 0,
     floodDel: c.floodDel?.length ?? 0, neighSet: c.neighSet?.length ?? 0, neighDel: c.neighDel?.length ?? 0,
   };
+}
+
+function canonicalIpOr(ip: string): string {
+  return safeIp(ip) ?? ip;
 }
 
 function safeIp(ip: string): string | undefined {

@@ -4,6 +4,8 @@
 // once every server has been tried and none answered, the link is "degraded" and further rounds
 // wait a jittered exponential backoff (wire/transport/backoff.ts) — no stampede when they come back.
 // Degraded changes nothing in the kernel: the agent keeps what it programmed.
+// hold() parks the link (no connection, no dialing) until release(): the agent does that while its
+// node is deleted from the controller.
 
 import type { Logger } from 'pino';
 import { backoffDelay, type BackoffOptions } from '../wire/transport/backoff.js';
@@ -35,6 +37,8 @@ export class LookupLink {
   private vnidWaiters: Array<() => void> = [];
   private sleeper: { timer: NodeJS.Timeout; wake: () => void } | undefined;
   private lastAddress = '';
+  private held = false;
+  private holdWaiters: Array<() => void> = [];
 
   constructor(private readonly c: LinkConfig) {}
 
@@ -64,8 +68,27 @@ export class LookupLink {
     this.running = this.loop();
   }
 
+  /** Drops the current connection and dials nothing until release(). */
+  async hold(): Promise<void> {
+    this.held = true;
+    this.wakeVnidWaiters();
+    await this.conn?.close();
+  }
+
+  release(): void {
+    this.held = false;
+    const w = this.holdWaiters;
+    this.holdWaiters = [];
+    for (const f of w) f();
+  }
+
+  get onHold(): boolean {
+    return this.held;
+  }
+
   async close(): Promise<void> {
     this.closed = true;
+    this.release();
     this.wakeVnidWaiters();
     if (this.sleeper) {
       clearTimeout(this.sleeper.timer);
@@ -111,6 +134,10 @@ export class LookupLink {
     let failedInRound = 0;
     let rounds = 0;
     while (!this.closed) {
+      if (this.held) {
+        await new Promise<void>((resolve) => this.holdWaiters.push(resolve));
+        continue;
+      }
       const address = this.c.addresses[next % n]!;
       next++;
       let conn: LookupConnection;
@@ -127,9 +154,9 @@ export class LookupLink {
         }
         continue;
       }
-      if (this.closed) {
+      if (this.closed || this.held) {
         await conn.close();
-        break;
+        continue;
       }
       failedInRound = 0;
       rounds = 0;

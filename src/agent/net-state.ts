@@ -54,8 +54,11 @@ export class NetState {
   mirror: Tables | undefined;
   /** push: the lookup state was loaded (bulk) at least once; until then nothing is deleted. */
   loaded = false;
-  /** Revision of the last bulk/flood snapshot: events at or below it are already in it. */
+  /** push: revision of the last Bulk snapshot: endpoint events at or below it are already in it. */
   snapshotRevision = 0;
+  /** Revision of the last Flood snapshot: flood events at or below it are already in it. (A
+   *  Flood snapshot says nothing about endpoints: on-demand applies every endpoint event.) */
+  floodRevision = 0;
   /** The ensureNetwork spec was applied (device and bridge exist). */
   ensured = false;
   /** Keys whose desired value may have changed since the last flush (push). */

@@ -9,11 +9,19 @@ import type { VxfabError } from '../model/errors.js';
 export interface ControllerPort {
   /** Idempotent: same name and underlay is fine; CONFLICT when the name has another underlay. */
   registerNode(name: string, underlay: string, port: number): Promise<void>;
-  /** NOT_FOUND when the node is unknown (then register again). */
-  heartbeat(name: string): Promise<void>;
+  /** NOT_FOUND when the node is unknown (deleted by an operator: the agent stops programming and
+   *  does not register again). May return the node as the controller has it (its underlay), which
+   *  the agent checks when its deleted node reappears. */
+  heartbeat(name: string): Promise<NodeRecord | void>;
   /** Every NIC placed on `node`. */
   listNics(node: string): Promise<Nic[]>;
   getNetwork(tenant: string, name: string): Promise<Network>;
+}
+
+/** A node as the controller has it. */
+export interface NodeRecord {
+  underlay: string;
+  port: number;
 }
 
 /** Where an endpoint lives, as the lookup service says. */

@@ -21,7 +21,8 @@ export function rpcControllerPort(client: RpcClient): ControllerPort {
       await client.call(Controller.RegisterNode, { name, underlay, port });
     },
     async heartbeat(name) {
-      await client.call(Controller.Heartbeat, { name });
+      const node = await client.call(Controller.Heartbeat, { name });
+      return { underlay: node.underlay ?? '', port: node.port ?? 0 };
     },
     async listNics(node) {
       const pages = await collect(client, Controller.ListNics, { tenant: '', network: '', node });

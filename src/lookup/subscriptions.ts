@@ -2,7 +2,10 @@
 //
 // Guarantees, per subscription: every event of a subscribed vnid with revision > fromRevision is
 // delivered exactly once, in revision order (batch order within a revision), followed — after
-// the replay — by one SYNCED marker; events of other vnids never. Memory is bounded twice: the
+// the replay — by one SYNCED marker; events of other vnids never. SYNCED means "this server has
+// reached fromRevision": a hub that is behind the client (a lagging replica the client failed
+// over to from a newer one) holds SYNCED back until it has published fromRevision, so a client
+// that loads Bulk/Flood or asks VL2/VL3 after SYNCED never gets answers older than what it had. Memory is bounded twice: the
 // history keeps the last N batches' events (older ones are "compacted": subscribing from before
 // them throws COMPACTED, and the client resyncs with Bulk), and each subscriber's queue has a
 // limit: a subscriber that falls further behind is dropped with RESYNC instead of growing the
@@ -140,6 +143,8 @@ export class SubscriptionHub {
   private historyHead = 0;
   private historyEventCount = 0;
   private readonly byVnid = new Map<number, Set<Subscriber>>();
+  /** Subscribers whose fromRevision is ahead of this hub: SYNCED once `rev` reaches it. */
+  private readonly waitingSync = new Set<Subscriber>();
   private subscriberCount = 0;
   private readonly maxBatches: number;
   private readonly maxEvents: number;
@@ -172,7 +177,8 @@ export class SubscriptionHub {
 
   /** Starts a subscription to `vnids` for events after `fromRevision` (0: from now on, after the
    *  client's Bulk). Replays history synchronously, then pushes SYNCED (revision: everything up to
-   *  it was delivered), then live events. Throws INVALID_ARGUMENT ('vnids[i]', 'from_revision'),
+   *  it was delivered; never below fromRevision, and only once the hub has reached fromRevision:
+   *  until then the subscription is open but silent), then live events. Throws INVALID_ARGUMENT ('vnids[i]', 'from_revision'),
    *  or COMPACTED when fromRevision is older than the history. May close with RESYNC before
    *  returning when the replay alone overflows a slow sink. */
   subscribe(vnids: Iterable<number>, fromRevision: number, sink: EventSink, options: SubscribeOptions = {}): Subscription {
@@ -204,7 +210,10 @@ export class SubscriptionHub {
       set.add(sub);
     }
     this.subscriberCount++;
-    sub.deliver({ revision: Math.max(this.rev, from), kind: EventKind.SYNCED, vnid: 0 });
+    if (from > this.rev) {
+      this.waitingSync.add(sub);
+      this.log.debug({ from, revision: this.rev }, 'subscriber ahead of this server: SYNCED held back until it catches up');
+    } else sub.deliver({ revision: this.rev, kind: EventKind.SYNCED, vnid: 0 });
     return sub;
   }
 
@@ -213,13 +222,27 @@ export class SubscriptionHub {
   publish(revision: number, events: readonly LookupEventLike[]): void {
     if (revision <= this.rev) return;
     this.rev = revision;
-    if (events.length === 0) return;
-    this.history.push({ revision, events });
-    this.historyEventCount += events.length;
-    this.evict();
-    for (const event of events) {
-      const subs = this.byVnid.get(event.vnid);
-      if (subs !== undefined) for (const sub of subs) sub.deliver(event);
+    if (events.length > 0) {
+      this.history.push({ revision, events });
+      this.historyEventCount += events.length;
+      this.evict();
+      for (const event of events) {
+        const subs = this.byVnid.get(event.vnid);
+        if (subs !== undefined) for (const sub of subs) sub.deliver(event);
+      }
+    }
+    if (this.waitingSync.size > 0) this.releaseSynced();
+  }
+
+  /** Sends SYNCED to the waiting subscribers this hub has now caught up with. Their events at or
+   *  below fromRevision were filtered out (the client had them), later ones already delivered. */
+  private releaseSynced(): void {
+    for (const sub of this.waitingSync) {
+      if (sub.closed) this.waitingSync.delete(sub);
+      else if (sub.after <= this.rev) {
+        this.waitingSync.delete(sub);
+        sub.deliver({ revision: this.rev, kind: EventKind.SYNCED, vnid: 0 });
+      }
     }
   }
 
@@ -231,6 +254,7 @@ export class SubscriptionHub {
     this.history = [];
     this.historyHead = 0;
     this.historyEventCount = 0;
+    this.waitingSync.clear();
     this.rev = revision;
     this.floor = revision;
     for (const s of all) s.end(new VxfabError('RESYNC', `lookup index reloaded at revision ${revision}: resync with Bulk`));
@@ -238,6 +262,7 @@ export class SubscriptionHub {
 
   /** @internal */
   remove(sub: Subscriber): void {
+    this.waitingSync.delete(sub);
     let found = false;
     for (const v of sub.vnids) {
       const set = this.byVnid.get(v);

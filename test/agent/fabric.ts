@@ -11,6 +11,7 @@ import { SimDataPlane } from '../../src/dataplane/sim/sim-dataplane.js';
 import { startLocalLookup, type LocalLookup } from '../../src/lookup/local-feed.js';
 import { registerLookup } from '../../src/lookup/service.js';
 import { MemoryStore } from '../../src/store/memory-store.js';
+import type { Store } from '../../src/store/store.js';
 import { vxfab } from '../../src/wire/gen/proto.js';
 import { RpcClient } from '../../src/wire/transport/client.js';
 import { RpcServer } from '../../src/wire/transport/server.js';
@@ -28,10 +29,20 @@ export interface LookupServer {
   start(): Promise<void>;
 }
 
+/** A lookup server with an index of its own that can be held behind the controller. */
+export interface LaggingServer extends LookupServer {
+  /** Stops applying the controller's commits (they queue). */
+  pause(): void;
+  /** Applies what queued and follows again. */
+  catchUp(): void;
+  readonly revision: number;
+}
+
 export class Fabric {
   readonly controller: Controller;
   readonly address: string;
-  private constructor(controller: Controller, address: string, private readonly lookup: LocalLookup, private readonly t: Teardown) {
+  private constructor(controller: Controller, address: string, private readonly lookup: LocalLookup, private readonly t: Teardown,
+    private readonly store: MemoryStore) {
     this.controller = controller;
     this.address = address;
   }
@@ -48,7 +59,7 @@ export class Fabric {
       await server.close();
       lookup.close();
     });
-    return new Fabric(controller, `127.0.0.1:${bound.port}`, lookup, t);
+    return new Fabric(controller, `127.0.0.1:${bound.port}`, lookup, t, store);
   }
 
   /** A lookup-only server answering from the same index (a stand-in for a replica). */
@@ -67,6 +78,46 @@ export class Fabric {
       start,
     };
     this.t.teardown(() => ls.stop());
+    return ls;
+  }
+
+  /** A lookup-only server with its own index following the store, which pause() holds back (a
+   *  replica whose change feed lags). */
+  async laggingServer(): Promise<LaggingServer> {
+    const store = this.store;
+    let paused = false;
+    const queued: Array<() => void> = [];
+    const gated: Store = Object.create(store) as Store;
+    Object.defineProperty(gated, 'revision', { get: () => store.revision });
+    gated.scan = store.scan.bind(store);
+    gated.onCommit = (listener) => store.onCommit((change) => {
+      if (paused) queued.push(() => listener(change));
+      else listener(change);
+    });
+    const lookup = await startLocalLookup(gated, { logger: quiet });
+    let server: RpcServer | undefined;
+    let port = 0;
+    const start = async (): Promise<void> => {
+      server = new RpcServer({ identity: 'test-lagging-lookup', logger: quiet });
+      registerLookup(server, lookup, { logger: quiet });
+      port = (await server.listen('127.0.0.1', port)).port;
+    };
+    await start();
+    const ls: LaggingServer = {
+      address: `127.0.0.1:${port}`,
+      stop: async () => { await server?.close(); server = undefined; },
+      start,
+      pause: () => { paused = true; },
+      catchUp: () => {
+        paused = false;
+        for (const f of queued.splice(0)) f();
+      },
+      get revision() { return lookup.index.revision; },
+    };
+    this.t.teardown(async () => {
+      await ls.stop();
+      lookup.close();
+    });
     return ls;
   }
 

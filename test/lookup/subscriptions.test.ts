@@ -59,8 +59,41 @@ t.test('lookup subscriptions - replay from a revision, then SYNCED, then live', 
   const ahead = new RecordingSink();
   hub.subscribe([1], 9, ahead);
   hub.publish(6, [added(6, 1)]);
+  t.same(ahead.labels, [], 'a client ahead of this replica gets nothing it has, and no SYNCED yet');
   hub.publish(10, [added(10, 1)]);
-  t.same(ahead.labels, ['9:0:SYNCED', '10:1:ENDPOINT_ADDED'], 'a client ahead of this replica gets nothing it has');
+  t.same(ahead.labels, ['10:1:ENDPOINT_ADDED', '10:0:SYNCED'], 'SYNCED once the hub has passed the client');
+});
+
+t.test('lookup subscriptions - SYNCED is held back while the hub is behind fromRevision', async (t) => {
+  const hub = new SubscriptionHub({ revision: 3 });
+  const sink = new RecordingSink();
+  const sub = hub.subscribe([1], 6, sink);
+  t.equal(hub.size, 1, 'registered while waiting');
+  hub.publish(4, [added(4, 1)]);
+  hub.publish(5, []);
+  t.same(sink.labels, [], 'nothing at or below 6, no SYNCED below it');
+  hub.publish(6, [added(6, 1), flood(6, 1)]);
+  t.same(sink.labels, ['6:0:SYNCED'], 'the batch of revision 6 itself is what the client had; SYNCED at 6');
+  hub.publish(7, [added(7, 1)]);
+  t.same(sink.labels, ['6:0:SYNCED', '7:1:ENDPOINT_ADDED'], 'then live');
+  sub.close();
+
+  const empty = new RecordingSink();
+  hub.subscribe([2], 8, empty);
+  hub.publish(8, []);
+  t.same(empty.labels, ['8:0:SYNCED'], 'an empty batch reaching fromRevision releases it too');
+
+  const gone = new RecordingSink();
+  hub.subscribe([1], 20, gone).close();
+  hub.publish(21, [added(21, 1)]);
+  t.same(gone.labels, [], 'a subscription closed while waiting gets nothing');
+
+  const reset = new RecordingSink();
+  hub.subscribe([1], 30, reset);
+  hub.reset(25);
+  t.equal(reset.closedWith?.code, 'RESYNC', 'a reload ends a waiting subscription with RESYNC');
+  hub.publish(31, [added(31, 1)]);
+  t.same(reset.labels, [], 'and nothing after');
 });
 
 t.test('lookup subscriptions - a revision older than the history is COMPACTED', async (t) => {
