@@ -187,6 +187,7 @@ export class Agent extends EventEmitter<AgentEvents> {
     if (this.mode === 'on-demand') this.unsubscribeMiss = this.dp.onMiss((m) => this.onMiss(m));
     await this.register().catch((e: unknown) => this.log.warn({ err: errText(e) }, 'node registration failed; retrying with heartbeats'));
     await this.pollNics();
+    if (this.closed) return; // closed while starting (a signal during a slow registration)
     // The controller-facing loops run at a random phase within their period: agents started
     // together (a fleet rollout, a power cut, the simulator's 1,000 in one process) would
     // otherwise poll and beat in lockstep, a burst of a thousand calls every period that holds up

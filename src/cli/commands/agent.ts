@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { Agent, type AgentMode, type AgentStatus } from '../../agent/agent.js';
 import { askAgent, IDENTITY_FILE, serveControl } from '../../agent/control-socket.js';
 import { rpcControllerPort, rpcLookupDialer } from '../../agent/rpc-ports.js';
+import { lockStateDir } from '../../agent/state-lock.js';
 import { LinuxDataPlane } from '../../dataplane/linux/linux-dataplane.js';
 import { vxfab } from '../../wire/gen/proto.js';
 import { RpcClient } from '../../wire/transport/client.js';
@@ -88,6 +89,16 @@ async function runAgent(o: AgentCliOptions, global: GlobalOptions): Promise<void
   const underlay = parseUnderlay(o.underlay);
   const server = parseServer(global.server ?? process.env.VXFAB_SERVER ?? DEFAULT_SERVER);
   const lookups = (o.lookup ?? server).split(',').map((a) => parseServer(a.trim()));
+  // Before anything is written (or the kernel touched): one agent per state directory.
+  const lock = await lockStateDir(o.stateDir);
+  try {
+    await runLocked(o, mode, underlay, server, lookups);
+  } finally {
+    await lock.release();
+  }
+}
+
+async function runLocked(o: AgentCliOptions, mode: AgentMode, underlay: string, server: string, lookups: string[]): Promise<void> {
   const log = pino({ name: 'vxfab-agent', level: o.logLevel });
   const dp = new LinuxDataPlane({ logger: log });
   const client = new RpcClient({ address: server, role: vxfab.v1.Role.ROLE_AGENT, identity: o.node, timeoutMs: 10_000, logger: log });
@@ -102,12 +113,10 @@ async function runAgent(o: AgentCliOptions, global: GlobalOptions): Promise<void
   await mkdir(o.stateDir, { recursive: true });
   await writeFile(join(o.stateDir, IDENTITY_FILE), JSON.stringify({ node: o.node, underlay, pid: process.pid }) + '\n');
   const control = await serveControl(o.stateDir, agent);
-  await agent.start();
-  // The first reconcile runs once the lookup state had a chance to load (it deletes nothing for a
-  // network whose state is not loaded yet, so running it early would only do less).
-  const first = setTimeout(() => void agent.reconcile().catch(() => undefined), 2000);
-  process.stdout.write(`agent running node=${o.node} mode=${mode}\n`);
-  await new Promise<void>((resolve) => {
+  let first: NodeJS.Timeout | undefined;
+  // Signals are taken from here on, also while start() waits for a slow controller, so that the
+  // socket and the state-dir lock are always cleaned up.
+  const stopped = new Promise<void>((resolve) => {
     const stop = (signal: string): void => {
       log.info({ signal }, 'shutting down (kernel state stays)');
       clearTimeout(first);
@@ -116,6 +125,14 @@ async function runAgent(o: AgentCliOptions, global: GlobalOptions): Promise<void
     process.once('SIGTERM', () => stop('SIGTERM'));
     process.once('SIGINT', () => stop('SIGINT'));
   });
+  const started = await Promise.race([agent.start().then(() => true), stopped.then(() => false)]);
+  if (started) {
+    // The first reconcile runs once the lookup state had a chance to load (it deletes nothing for a
+    // network whose state is not loaded yet, so running it early would only do less).
+    first = setTimeout(() => void agent.reconcile().catch(() => undefined), 2000);
+    process.stdout.write(`agent running node=${o.node} mode=${mode}\n`);
+  }
+  await stopped;
   process.exitCode = EXIT.OK;
 }
 
@@ -123,7 +140,8 @@ export function statusText(s: AgentStatus): string {
   const lines = [
     `node:      ${s.node} (${s.underlay})`,
     `mode:      ${s.mode}`,
-    `lookup:    ${s.lookup.state}${s.lookup.address ? ` to ${s.lookup.address}` : ''}${s.degraded ? ' (DEGRADED: keeping programmed entries)' : ''}`,
+    ...(s.controller.nodeDeleted ? ['NODE DELETED: this node was deleted from the controller; not programming until it is added back (vxfab node add)'] : []),
+    `lookup:    ${s.lookup.state}${s.lookup.live ? ' (live)' : ''}${s.lookup.address ? ` to ${s.lookup.address}` : ''}${s.degraded ? ' (DEGRADED: keeping programmed entries)' : ''}`,
     `revision:  ${s.revision}`,
     `entries:   fdb ${s.entries.fdb}, neigh ${s.entries.neigh}, flood ${s.entries.flood}`,
     `misses:    ${s.misses.received} received, ${s.misses.resolved} resolved, ${s.misses.notFound} not found`,
