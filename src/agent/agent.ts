@@ -214,6 +214,11 @@ export class Agent extends EventEmitter<AgentEvents> {
 
   /** Polls the NIC list now, applies what changed, and resolves when it is in the kernel. */
   async syncNow(): Promise<AgentStatus> {
+    if (this.deleted) {
+      // What `vxfab endpoint attach` asks before plugging a NIC: tell it why no bridge will come.
+      throw new VxfabError('NOT_FOUND', `node "${this.node}" was deleted from the controller: this agent programs nothing until it is added back`,
+        { field: 'node', value: this.node });
+    }
     await this.pollNics();
     await this.enqueue(() => this.flush());
     return this.status();
