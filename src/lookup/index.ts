@@ -74,6 +74,8 @@ const EMPTY_IPS: string[] = [];
 
 export class LookupIndex {
   private rev = 0;
+  /** What the parts of a batch applied at the current revision touched (see apply). */
+  private carried: Tracker | undefined;
   private readonly log: Logger;
   private readonly nodes = new NodeTable();
 
@@ -155,6 +157,7 @@ export class LookupIndex {
   /** Empties the index (revision 0). */
   clear(): void {
     this.rev = 0;
+    this.carried = undefined;
     this.nodes.clear();
     this.top = 0;
     this.count = 0;
@@ -172,12 +175,21 @@ export class LookupIndex {
    *  within a vnid: removals, moves, additions, then the flood change. A batch at or below the
    *  current revision was applied already (a replayed Watch) and is ignored. */
   apply(revision: number, changes: Iterable<KeyChangeLike>): LookupEventLike[] {
-    if (revision <= this.rev) {
+    if (revision < this.rev) {
       this.log.debug({ revision, current: this.rev }, 'batch already applied, ignored');
       return [];
     }
-    const tracker: Tracker = { nics: new Map(), floods: new Map() };
+    // A batch at the current revision is a part of the next batch, sent ahead of it because the
+    // whole would not fit in one frame (controller/feed.ts), or a harmless replay: its changes
+    // are applied now and its events come with the next batch, diffed from the state before
+    // this part.
+    const tracker = this.carried ?? { nics: new Map(), floods: new Map() };
+    this.carried = undefined;
     for (const change of changes) this.applyChange(change, tracker);
+    if (revision === this.rev) {
+      this.carried = tracker;
+      return [];
+    }
     this.rev = revision;
     return this.diff(revision, tracker);
   }
@@ -243,20 +255,24 @@ export class LookupIndex {
     this.indexSlot(slot);
   }
 
+  /** O(1) per address: duplicates are dropped through Sets (a NIC stored before MAX_NIC_IPS may
+   *  hold tens of thousands of addresses; `includes` made 40,000 IPv6 addresses take 24 s). */
   private storeIps(slot: number, id: string, ips: string[]): void {
-    const v4: number[] = [];
-    const v6: string[] = [];
+    const v4set = new Set<number>();
+    const v6set = new Set<string>();
     for (const ip of ips) {
       if (isIp6Text(ip)) {
         const k = ip6Key(ip);
         if (k === undefined) this.log.warn({ id, ip }, 'malformed IPv6 address not indexed');
-        else if (!v6.includes(k)) v6.push(k);
+        else v6set.add(k);
       } else {
         const v = parseIp4(ip);
         if (v < 0) this.log.warn({ id, ip }, 'malformed IPv4 address not indexed');
-        else if (!v4.includes(v)) v4.push(v);
+        else v4set.add(v);
       }
     }
+    const v4 = [...v4set];
+    const v6 = [...v6set];
     if (ips.length === 1 && v4.length === 1) {
       // parseIp4 accepts only the canonical form, so formatIp4 gives back the same text.
       this.flagCol[slot] = ONE_IP4;
