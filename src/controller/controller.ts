@@ -11,7 +11,7 @@ import { networkRef } from '../model/objects.js';
 import { networkKey, nicKey, nodeKey, tenantKey } from '../model/keys.js';
 import { cidrsOverlap, defaultGateway, parseCidr, parseIp } from '../model/ipam.js';
 import { parseMac } from '../model/mac.js';
-import { DEFAULT_MTU, DEFAULT_VTEP_PORT, parseMtu, parsePort } from '../model/limits.js';
+import { checkNicIpCount, DEFAULT_MTU, DEFAULT_VTEP_PORT, parseMtu, parsePort } from '../model/limits.js';
 import { validateName, validateNodeName } from '../model/names.js';
 import { parseVnid } from '../model/vnid.js';
 import { encodeNetwork, encodeNic, encodeNode, encodeTenant } from '../wire/objects.js';
@@ -306,6 +306,7 @@ export class Controller {
       const entry = this.networkEntry(input.tenant, input.network);
       const node = this.getNode(input.node);
       // Validate everything before reserving anything, so a refusal leaves no trace.
+      checkNicIpCount(input.ips);
       const mac = input.mac ? parseMac(input.mac, 'mac') : undefined;
       if (mac && entry.macs.has(mac)) {
         throw new VxfabError('ALREADY_EXISTS', `mac ${mac} is already used on network "${networkRef(entry.net)}"`, { field: 'mac', value: mac });
