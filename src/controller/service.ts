@@ -6,13 +6,17 @@ import type { StreamContext } from '../wire/rpc.js';
 import type { RpcServer } from '../wire/transport/server.js';
 import type { Controller } from './controller.js';
 import { registerFeed } from './feed.js';
+import { encodedSizeBound, pagesBySize } from '../model/limits.js';
 
-/** Items per page of a List stream: small enough to stay far below the frame size limit. */
+/** Most items per page of a List stream; a page also stops at STREAM_PAGE_BYTES of encoded items,
+ *  so NICs with many addresses still make frames far below the frame limit. */
 export const LIST_PAGE_SIZE = 500;
 
-async function sendPages<T>(ctx: StreamContext, items: T[], page: (chunk: T[]) => object): Promise<void> {
-  for (let i = 0; i < items.length && !ctx.closed; i += LIST_PAGE_SIZE) {
-    if (!ctx.send(page(items.slice(i, i + LIST_PAGE_SIZE)))) await ctx.drained();
+async function sendPages<T extends object>(ctx: StreamContext, items: T[], page: (chunk: T[]) => object): Promise<void> {
+  const what = (item: T) => ('id' in item ? `object ${String(item.id)}` : 'name' in item ? `object ${String(item.name)}` : 'an object');
+  for (const chunk of pagesBySize(items, LIST_PAGE_SIZE, encodedSizeBound, what)) {
+    if (ctx.closed) return;
+    if (!ctx.send(page(chunk))) await ctx.drained();
   }
 }
 

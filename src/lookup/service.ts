@@ -9,6 +9,7 @@
 // applied synchronously between lookups (local-feed.ts, replica.ts).
 import { pino, type Logger } from 'pino';
 import { invalid, VxfabError } from '../model/errors.js';
+import { encodedSizeBound, pagesBySize } from '../model/limits.js';
 import { vxfab } from '../wire/gen/proto.js';
 import { Lookup } from '../wire/gen/services.js';
 import type { StreamContext } from '../wire/rpc.js';
@@ -20,7 +21,8 @@ import type { EventSink, Subscription, SubscriptionHub } from './subscriptions.j
 import type { LookupEventLike } from './types.js';
 import { readVl2Request, vl2Parsed } from './vl2-request.js';
 
-/** Largest Bulk page: ~100 bytes per endpoint keeps a page far below the 1 MiB frame limit. */
+/** Most endpoints per Bulk page; a page also stops at STREAM_PAGE_BYTES of encoded endpoints, so
+ *  endpoints with many addresses still make frames far below the frame limit. */
 export const MAX_BULK_PAGE = 4096;
 
 /** What the service answers from. A replica swaps `index` when it reloads from a snapshot, so the
@@ -76,11 +78,14 @@ export function registerLookup(server: RpcServer, src: LookupSource, options: Lo
   server.handleStream(Lookup.Bulk, async (req, ctx) => {
     const cursor = src.index.bulk(req.vnid);
     const size = req.pageSize === 0 ? DEFAULT_BULK_PAGE : Math.min(req.pageSize, MAX_BULK_PAGE);
-    // At least one page, so that a client learns the revision even for an empty vnid.
-    do {
-      const endpoints = cursor.next(size);
+    let sent = false;
+    for (const endpoints of pagesBySize(cursor, size, encodedSizeBound, (ep) => `NIC ${ep.nicId}`)) {
+      if (ctx.closed) return;
+      sent = true;
       if (!ctx.send({ revision: cursor.revision, endpoints })) await ctx.drained();
-    } while (!cursor.done && !ctx.closed);
+    }
+    // At least one page, so that a client learns the revision even for an empty vnid.
+    if (!sent) ctx.send({ revision: cursor.revision, endpoints: [] });
   });
 
   server.handle(Lookup.Flood, (req) => {
