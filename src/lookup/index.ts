@@ -172,8 +172,9 @@ export class LookupIndex {
   }
 
   /** Applies one committed batch and returns the events it causes, grouped by vnid (ascending),
-   *  within a vnid: removals, moves, additions, then the flood change. A batch at or below the
-   *  current revision was applied already (a replayed Watch) and is ignored. */
+   *  within a vnid: removals, moves, additions, then the flood change. A batch below the current
+   *  revision was applied already (a replayed Watch) and is ignored; one at it is a leading part
+   *  of the next batch (controller/feed.ts splits a batch too big for a frame). */
   apply(revision: number, changes: Iterable<KeyChangeLike>): LookupEventLike[] {
     if (revision < this.rev) {
       this.log.debug({ revision, current: this.rev }, 'batch already applied, ignored');

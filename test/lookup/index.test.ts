@@ -180,9 +180,10 @@ t.test('lookup index - a NIC on an unknown node appears when the node does', asy
   t.same(index.vl2(5, M1)?.node, 'later');
 });
 
-t.test('lookup index - old or repeated batches are ignored; bad records are skipped', async (t) => {
+t.test('lookup index - old batches are ignored; bad records are skipped', async (t) => {
   const index = seeded();
-  t.same(index.apply(10, [delNic('nic1')]), [], 'revision already applied');
+  // (A batch at the current revision is a leading part of the next one: big-nic.test.ts.)
+  t.same(index.apply(9, [delNic('nic1')]), [], 'revision older than the index');
   t.same(index.vl2(100, M1)?.node, 'a');
   const events = index.apply(11, [
     { key: 'i/broken', value: new Uint8Array([0xff, 0xff, 0xff]) },
