@@ -3,6 +3,18 @@
 // after a step the watched hosts are compared with the desired state (desired.ts) until they match,
 // timing it from the event to the last write that got them there. A move is also timed until every
 // other host carrying the network points the MAC at the new host.
+//
+// Settling is by progress, not by a wall-clock budget: the simulator shares its thread (and the
+// machine) with every agent and the control plane, so on a busy machine everything is slower, and
+// a fixed budget turned "the machine was loaded" into "the fabric is wrong" (issue #11: the
+// 1,000-host example failed with a load of 10 on 2 cores and passed idle). A wait goes on while
+// anything moves — a table write on any host, a host coming to match, or a pending host's agent
+// still starting up or doing work (settleProgress) — and gives up only after `stallMs` without any
+// of that, or at the hard deadline `deadlineMs` (wall time) from the start of the wait. The stall
+// window is measured on a clock that stops while this process is not running: each look at the
+// hosts adds the time since the previous one, but at most MAX_TICK_MS, so a machine so loaded that
+// a 20 ms nap takes seconds (measured: the event loop 73 s late at a load of 22 on 2 cores) does
+// not count as the fabric standing still.
 import { performance } from 'node:perf_hooks';
 import { diffHost, formatDiff } from './desired.js';
 import { changedVnids, type FabricView } from './fabric.js';
@@ -24,11 +36,45 @@ export interface Convergence {
   pending: string[];
   /** A move's, when every other carrier points the MAC at the new host. */
   propagateMs?: number;
+  /** Why a wait that did not converge ended. */
+  gaveUp?: 'stalled' | 'deadline';
 }
+
+/** When a wait gives up: after `stallMs` without progress, or `deadlineMs` after it began. */
+export interface SettleLimits {
+  stallMs: number;
+  deadlineMs: number;
+}
+
+/** The hard deadline when none is given: twenty stall windows (20 minutes for the 1,000-host
+ *  example's 60 s: its boot took over 11 minutes at a load of 22 on 2 cores, 33 s idle). */
+export const DEADLINE_STALLS = 20;
+
+/** The most one look at the hosts adds to the stall clock (a 20 ms nap plus the look itself). */
+const MAX_TICK_MS = 250;
+
+/** Running time for stall windows: advances by the time between ticks, but at most MAX_TICK_MS a
+ *  tick, so the time this process spent not running (a loaded machine) barely counts. */
+export class StallClock {
+  private ms = 0;
+  private at = performance.now();
+
+  /** Advances to now; returns the running time so far. */
+  tick(now = performance.now()): number {
+    this.ms += Math.min(now - this.at, MAX_TICK_MS);
+    this.at = now;
+    return this.ms;
+  }
+}
+
+/** How often, when no table was written, the agents of pending hosts are asked what they are doing. */
+const AGENT_LOOK_MS = 250;
 
 export class ConvergenceWatch {
   private wake: (() => void) | undefined;
   private readonly dirty = new Set<string>();
+  /** Table writes and network changes seen on every host so far. */
+  writes = 0;
   /** Hosts whose tables matched `judged` (the view of the last convergence) when last looked at,
    * with the networks that may differ since: written to, or their endpoints changed. A host not
    * in here (never matched, or a network created or removed since) is compared in full. Every
@@ -37,11 +83,12 @@ export class ConvergenceWatch {
   private judged: FabricView | undefined;
   private moveWatch: MoveWatch | undefined;
 
-  constructor(private readonly hosts: Map<string, HostRuntime>, private readonly view: () => FabricView, private readonly settleMs: number) {}
+  constructor(private readonly hosts: Map<string, HostRuntime>, private readonly view: () => FabricView, private readonly limits: SettleLimits) {}
 
   /** Follows every change to the host's tables; once per host, before its agent starts. */
   observe(host: HostRuntime): void {
     const touched = () => {
+      this.writes++;
       host.lastWriteAt = performance.now();
       this.dirty.add(host.name);
       this.wake?.();
@@ -81,7 +128,34 @@ export class ConvergenceWatch {
       }
     };
     if (move) checkMove();
-    const deadline = performance.now() + this.settleMs;
+    const started = performance.now();
+    const deadline = started + this.limits.deadlineMs;
+    // The stall clock: running time, not wall time (see the header).
+    const clock = new StallClock();
+    let running = 0;
+    let progressAt = 0;
+    let agentsLookedAt = started;
+    const marks = new Map<string, string>();
+    /** Notes progress: any write since the last look, a host that came to match, or (looked at
+     * every AGENT_LOOK_MS when nothing was written) an agent of a still-pending host that is
+     * starting or has done something since. */
+    const noteProgress = (now: number, matched: boolean) => {
+      running = clock.tick(now);
+      if (this.dirty.size > 0 || matched) {
+        progressAt = running;
+        return;
+      }
+      if (now - agentsLookedAt < AGENT_LOOK_MS) return;
+      agentsLookedAt = now;
+      for (const name of new Set([...pending, ...movePending])) {
+        const p = this.hosts.get(name)!.settleProgress();
+        const moved = marks.has(name) && marks.get(name) !== p.mark;
+        marks.set(name, p.mark);
+        if (p.starting || moved) progressAt = running;
+      }
+    };
+    const gaveUp = (now: number): Convergence['gaveUp'] =>
+      now >= deadline ? 'deadline' : running - progressAt >= this.limits.stallMs ? 'stalled' : undefined;
     const nap = () => new Promise<void>((resolve) => {
       const timer = setTimeout(resolve, 20);
       this.wake = () => { clearTimeout(timer); this.wake = undefined; setTimeout(resolve, 5); };
@@ -91,11 +165,16 @@ export class ConvergenceWatch {
     // tens of ms at 1,000 hosts) — until the move is seen everywhere and a nap passes without a
     // write. The time recorded for a host is that of its last write (or `since` if it wrote
     // nothing), and a move's that of each carrier's write, so looking late costs no precision.
+    let stop: Convergence['gaveUp'];
     for (;;) {
       this.dirty.clear();
       await nap();
+      const before = movePending.size;
       if (move) checkMove();
-      if (performance.now() >= deadline || (this.dirty.size === 0 && movePending.size === 0)) break;
+      if (this.dirty.size === 0 && movePending.size === 0) break;
+      const now = performance.now();
+      noteProgress(now, movePending.size < before);
+      if ((stop = gaveUp(now)) !== undefined) break;
     }
     const view = this.view();
     // What the step changed in the desired state: those networks are to be compared again.
@@ -120,16 +199,19 @@ export class ConvergenceWatch {
     // A host changes only by writes and network creations/removals, all observed: only hosts
     // touched since the last look are checked. A slow full look is a safety net.
     let fullAt = performance.now() + 1000;
-    while ((pending.size > 0 || movePending.size > 0) && performance.now() < deadline) {
+    while ((pending.size > 0 || movePending.size > 0) && stop === undefined) {
       await nap();
       const now = performance.now();
       const full = now >= fullAt;
       if (full) fullAt = now + 1000;
+      const left = pending.size + movePending.size;
       const toCheck = full ? [...pending] : [...this.dirty].filter((h) => pending.has(h));
-      this.dirty.clear();
       for (const h of toCheck) check(h, full);
       if (move) checkMove();
+      noteProgress(now, pending.size + movePending.size < left);
+      this.dirty.clear();
       onProgress?.(total - pending.size);
+      if (pending.size > 0 || movePending.size > 0) stop = gaveUp(now);
     }
     this.wake = undefined;
     const left = [...pending].slice(0, 5).flatMap((h) => diffHost(view, h, 2).map(formatDiff));
@@ -137,6 +219,7 @@ export class ConvergenceWatch {
     return {
       ms: (pending.size > 0 ? performance.now() : last) - since, converged: pending.size === 0, pending: left,
       ...(move && movePending.size === 0 ? { propagateMs: propagated - since } : {}),
+      ...(pending.size > 0 ? { gaveUp: stop ?? 'stalled' } : {}),
     };
   }
 }

@@ -102,6 +102,20 @@ export abstract class HostRuntime implements SimHost {
     await this.agent.start();
   }
 
+  /** What the agent is doing, for a convergence wait to tell a host that is still getting there
+   * (slowly, on a busy machine) from one that is stuck: `starting` while it is not yet registered,
+   * has not polled its NICs, has its lookup link neither up nor given up (degraded), or has a
+   * network not yet loaded; `mark` changes whenever it applies a batch, sees or answers a miss,
+   * follows the feed to a new revision or opens a lookup session. No agent: nothing to wait for. */
+  settleProgress(): { starting: boolean; mark: string } {
+    if (this.agent === undefined) return { starting: false, mark: 'stopped' };
+    const s = this.agent.status();
+    const starting = !s.controller.registered || !s.controller.lastPollOk || (s.lookup.state !== 'connected' && !s.lookup.degraded) ||
+      s.networks.some((n) => !n.loaded);
+    const mark = [s.writes.applies, s.misses.received, s.misses.resolved, s.misses.notFound, s.revision, s.lookup.sessions].join('/');
+    return { starting, mark };
+  }
+
   async stopAgent(): Promise<void> {
     const agent = this.agent;
     const client = this.client;

@@ -9,7 +9,7 @@
 // host off); every checkpoint is judged with bounded pings (linux-checker.ts). The timeline itself
 // (timeline.ts) is the simulator's; this file adds the namespaces, plugging and pinging.
 //
-// Bounded: each step waits at most the settle timeout, each ping ~3 s, the whole run `maxRunMs`.
+// Bounded: each step waits until no progress for the settle timeout (at most its deadline), each ping ~3 s, the whole run `maxRunMs`.
 // Every namespace, helper process and server is removed at the end, on failure and on SIGINT/SIGTERM;
 // namespaces left by a killed run (prefix vxt-topo-PID-) are removed before a new one starts.
 import { pino, type Logger } from 'pino';
@@ -28,6 +28,8 @@ export interface LinuxRunOptions {
   logger?: Logger;
   /** Overrides the file's settle timeout (ms). */
   settleTimeoutMs?: number;
+  /** The hard limit of one wait for convergence (ms). Default 20 × the settle timeout (DEADLINE_STALLS). */
+  deadlineMs?: number;
   onProgress?: (p: Progress) => void;
   /** The whole run, setup and cleanup aside; default 300000 ms. */
   maxRunMs?: number;
@@ -90,6 +92,7 @@ class LinuxRun extends TimelineRun<LinuxHostRuntime> {
       dataplane: 'linux',
       log: (o.logger ?? pino({ level: 'silent' })).child({ module: 'sim/linux' }),
       settleMs: o.settleTimeoutMs ?? plan.settleTimeoutMs,
+      deadlineMs: o.deadlineMs,
       callTimeoutMs: 10_000,
       // The runner tells the agent of every NIC plugged or unplugged here (syncNow), as `vxfab
       // endpoint attach` does; the poll is a safety net.

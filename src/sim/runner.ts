@@ -19,8 +19,11 @@ export interface RunOptions {
   logger?: Logger;
   /** Break the agents of these hosts (default: all) with a faulty data plane. */
   fault?: { kind: Fault; hosts?: string[] };
-  /** Overrides the file's settle timeout (ms). */
+  /** Overrides the file's settle timeout (ms): a wait for convergence gives up after this long
+   * without progress. */
   settleTimeoutMs?: number;
+  /** The hard limit of one wait for convergence (ms). Default 20 × the settle timeout (DEADLINE_STALLS). */
+  deadlineMs?: number;
   timers?: Partial<AgentTimers>;
   onProgress?: (p: Progress) => void;
   /** NIC creations in flight at once during boot. Default 256. */
@@ -44,6 +47,7 @@ class Simulation extends TimelineRun<SimHostRuntime> {
       dataplane: 'sim',
       log: (o.logger ?? pino({ level: 'silent' })).child({ module: 'sim' }),
       settleMs: o.settleTimeoutMs ?? plan.settleTimeoutMs,
+      deadlineMs: o.deadlineMs,
       callTimeoutMs: 30_000,
       timers: { nicPollMs: o.timers?.nicPollMs ?? 10_000, heartbeatMs: o.timers?.heartbeatMs ?? 10_000 },
       concurrency: o.concurrency ?? 256,
@@ -63,13 +67,9 @@ class Simulation extends TimelineRun<SimHostRuntime> {
 
   protected override async judge(cp: CheckpointDecl): Promise<Judgement> {
     const options: CheckOptions = { default: cp.default, reach: cp.reach, isolated: cp.isolated, seed: this.plan.seed };
-    let result = checkFabric(this.view(), options);
     // On-demand hosts resolve misses asynchronously (the walk itself reported them to the agent):
-    // give the agents a moment and walk again.
-    for (let i = 0; i < 10 && result.misses > 0; i++) {
-      await new Promise((r) => setTimeout(r, 100));
-      result = checkFabric(this.view(), options);
-    }
+    // walked again while the agents are resolving them (timeline.ts).
+    const result = await this.walkSettled(() => checkFabric(this.view(), options));
     const entries = [...this.hosts.values()].map((h) => h.dp.entryCount());
     return { violations: result.violations, violationCount: result.violationCount, walks: result.walks, entries };
   }

@@ -12,11 +12,11 @@ import type { Logger } from 'pino';
 import { Controller as Methods } from '../wire/gen/services.js';
 import type { Violation } from './checker.js';
 import { ControlPlane, pipelined } from './control-plane.js';
-import { ConvergenceWatch, type MoveWatch } from './convergence.js';
+import { ConvergenceWatch, DEADLINE_STALLS, StallClock, type MoveWatch, type SettleLimits } from './convergence.js';
 import { MessageCounter } from './counting-ports.js';
 import { FabricView } from './fabric.js';
 import type { AgentContext, AgentTimers, HostRuntime } from './host-runtime.js';
-import { memoryMiB, percentile, type CheckpointReport, type RunReport, type StepReport } from './report.js';
+import { LoadGauge, gaveUpWords, memoryMiB, percentile, type CheckpointReport, type RunReport, type StepReport } from './report.js';
 import type { CheckpointDecl, Plan, PlanHost, PlanStep } from './topology.js';
 
 export interface Progress {
@@ -29,7 +29,10 @@ export interface TimelineSettings {
   dataplane: RunReport['dataplane'];
   /** The runner's logger. */
   log: Logger;
+  /** A wait for convergence gives up after this long without progress (convergence.ts)... */
   settleMs: number;
+  /** ...or this long after it began. Default DEADLINE_STALLS × settleMs. */
+  deadlineMs?: number | undefined;
   /** The operator's controller calls. */
   callTimeoutMs: number;
   timers: AgentTimers;
@@ -48,6 +51,9 @@ export interface Judgement {
   entries: number[];
 }
 
+/** How long no table may be written before a walk that missed is repeated. */
+const QUIET_MS = 100;
+
 type Messages = { lookup: number; controller: number; events: number };
 
 export abstract class TimelineRun<H extends HostRuntime> {
@@ -55,6 +61,7 @@ export abstract class TimelineRun<H extends HostRuntime> {
   protected readonly cp: ControlPlane;
   protected readonly hosts = new Map<string, H>();
   protected readonly settleMs: number;
+  protected readonly limits: SettleLimits;
   private readonly counter = new MessageCounter();
   private readonly convergence: ConvergenceWatch;
   private readonly cutHosts = new Set<string>();
@@ -63,8 +70,9 @@ export abstract class TimelineRun<H extends HostRuntime> {
   constructor(protected readonly plan: Plan, private readonly s: TimelineSettings) {
     this.log = s.log;
     this.settleMs = s.settleMs;
+    this.limits = { stallMs: s.settleMs, deadlineMs: s.deadlineMs ?? DEADLINE_STALLS * s.settleMs };
     this.cp = new ControlPlane(s.log, s.callTimeoutMs);
-    this.convergence = new ConvergenceWatch(this.hosts, () => this.view(), s.settleMs);
+    this.convergence = new ConvergenceWatch(this.hosts, () => this.view(), this.limits);
   }
 
   // ---- what a data plane supplies -----------------------------------------------------------------
@@ -91,6 +99,7 @@ export abstract class TimelineRun<H extends HostRuntime> {
 
   async run(): Promise<RunReport> {
     const t0 = performance.now();
+    const load = new LoadGauge();
     await this.prepare();
     await this.cp.start(this.plan.lookups);
     const tc = performance.now();
@@ -107,7 +116,7 @@ export abstract class TimelineRun<H extends HostRuntime> {
     const steps: StepReport[] = [];
     const checkpoints: CheckpointReport[] = [];
     let since: StepReport[] = [];
-    let notConverged: string[] = boot.converged ? [] : boot.pending;
+    let notConverged: string[] = boot.converged ? [] : boot.pending.map((p) => `boot (${gaveUpWords(boot.gaveUp, this.limits)}): ${p}`);
     let messagesAt: Messages = { lookup: 0, controller: 0, events: 0 };
     const checkpointAt = async (cp: CheckpointDecl, line: number) => {
       checkpoints.push(await this.checkpoint(cp, line, since, messagesAt, notConverged));
@@ -117,7 +126,10 @@ export abstract class TimelineRun<H extends HostRuntime> {
       await eventLoopSettled();
     };
     // The state after boot is always judged, as checkpoint "boot".
-    since = [{ index: 0, op: 'boot', what: 'boot', line: 0, convergeMs: boot.ms, converged: boot.converged, hostsWatched: this.hosts.size }];
+    since = [{
+      index: 0, op: 'boot', what: 'boot', line: 0, convergeMs: boot.ms, converged: boot.converged, hostsWatched: this.hosts.size,
+      ...(boot.gaveUp ? { gaveUp: boot.gaveUp } : {}),
+    }];
     await checkpointAt({ name: 'boot', default: true, reach: [], isolated: [] }, 0);
     let index = 0;
     for (const step of this.plan.steps) {
@@ -130,7 +142,10 @@ export abstract class TimelineRun<H extends HostRuntime> {
       const r = await this.step(step, index);
       steps.push(r.report);
       since.push(r.report);
-      if (!r.report.converged) notConverged.push(...r.pending.map((p) => `step ${index} (line ${step.where.line}) ${r.report.what}: ${p}`));
+      if (!r.report.converged) {
+        const why = gaveUpWords(r.report.gaveUp, this.limits);
+        notConverged.push(...r.pending.map((p) => `step ${index} (line ${step.where.line}) ${r.report.what} (${why}): ${p}`));
+      }
     }
     if (since.length > 0) await checkpointAt({ name: 'end', default: true, reach: [], isolated: [] }, 0);
 
@@ -139,8 +154,10 @@ export abstract class TimelineRun<H extends HostRuntime> {
       topology: this.plan.name, seed: this.plan.seed, dataplane: this.s.dataplane,
       hosts: this.hosts.size, tenants: this.plan.tenants.length, networks: this.plan.networks.length, nics: this.cp.controller.state.nics.size,
       lookups: this.plan.lookups,
-      boot: { createMs, agentsStartMs, convergeMs: boot.ms, converged: boot.converged },
+      boot: { createMs, agentsStartMs, convergeMs: boot.ms, converged: boot.converged, ...(boot.gaveUp ? { gaveUp: boot.gaveUp } : {}) },
       steps, checkpoints, ok: violationCount === 0, violationCount,
+      settle: { stallMs: this.limits.stallMs, deadlineMs: this.limits.deadlineMs },
+      load: load.stop(),
       wallMs: performance.now() - t0, memory: memoryMiB(),
     };
   }
@@ -294,12 +311,56 @@ export abstract class TimelineRun<H extends HostRuntime> {
       report: {
         index, op: s.op, what, line: s.where.line, convergeMs: c.ms, converged: c.converged, hostsWatched: watched.size,
         ...(c.propagateMs !== undefined ? { propagateMs: c.propagateMs } : {}),
+        ...(c.gaveUp ? { gaveUp: c.gaveUp } : {}),
       },
       pending: c.pending,
     };
   }
 
   // ---- checkpoints --------------------------------------------------------------------------------
+
+  /** Walks until the walk finds no miss the agents are still resolving. An on-demand host learns
+   * a remote endpoint only when a frame misses (the walk reports each miss to the host's agent, as
+   * the kernel would), so the first walk after a step misses by design; on a busy machine the
+   * answers take longer. After each walk that missed: wait until no table was written for
+   * QUIET_MS, walk again, and go on while the agents make progress (fewer misses, or tables
+   * written since the last walk) — until no miss is left, or nothing moved for the stall window
+   * (on the StallClock: running time), or the deadline. */
+  protected async walkSettled<R extends { misses: number }>(walk: () => R): Promise<R> {
+    const start = performance.now();
+    const clock = new StallClock();
+    let result = walk();
+    let fewest = result.misses;
+    let progressAt = clock.tick();
+    while (result.misses > 0) {
+      const writes = this.convergence.writes;
+      await this.tablesQuiet(clock, progressAt + this.limits.stallMs);
+      const wrote = this.convergence.writes !== writes;
+      result = walk();
+      const running = clock.tick();
+      if (result.misses < fewest || wrote) {
+        fewest = Math.min(fewest, result.misses);
+        progressAt = running;
+      }
+      if (running - progressAt >= this.limits.stallMs || performance.now() - start >= this.limits.deadlineMs) break;
+    }
+    return result;
+  }
+
+  /** Resolves once no host's tables were written for QUIET_MS, or when `clock` reaches `until`. */
+  private async tablesQuiet(clock: StallClock, until: number): Promise<void> {
+    let seen = this.convergence.writes;
+    let quietSince = performance.now();
+    for (;;) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      const now = performance.now();
+      if (this.convergence.writes !== seen) {
+        seen = this.convergence.writes;
+        quietSince = now;
+      }
+      if (now - quietSince >= QUIET_MS || clock.tick(now) >= until) return;
+    }
+  }
 
   private async checkpoint(cp: CheckpointDecl, line: number, steps: StepReport[], messagesAt: Messages, notConverged: string[]): Promise<CheckpointReport> {
     const result = await this.judge(cp);

@@ -21,6 +21,7 @@ interface RunOpts {
   output?: string;
   breakAgents?: string;
   settleTimeout?: string;
+  deadline?: string;
   logLevel: string;
 }
 
@@ -37,7 +38,8 @@ export function topologyCommands(program: Command): void {
     .option('--dataplane <kind>', 'sim (in-memory tables) or linux (root; a namespace per host and NIC, real pings; at most 16 hosts, 64 NICs)', 'sim')
     .option('--seed <n>', 'seed for generators and random steps (default: the file\'s)')
     .option('-o, --output <format>', 'table or json')
-    .option('--settle-timeout <ms>', 'how long a step may take to converge (default: the file\'s, else 15000)')
+    .option('--settle-timeout <ms>', 'how long a step may go without progress before it counts as not converged (default: the file\'s, else 15000)')
+    .option('--deadline <ms>', 'the hard limit of one step\'s convergence, however busy the machine (default: 20 × the settle timeout)')
     .option('--break-agents <fault>', `checker self-test: run every agent over a faulty data plane (${FAULTS.join(', ')})`)
     .option('--log-level <level>', 'log level of the simulated parts (stderr)', 'silent')
     .action((file: string, o: RunOpts) => guard(program, o.output, async (json) => {
@@ -48,16 +50,20 @@ export function topologyCommands(program: Command): void {
       }
       const settle = o.settleTimeout === undefined ? undefined : Number(o.settleTimeout);
       if (settle !== undefined && !(Number.isInteger(settle) && settle > 0)) throw new UsageError(`--settle-timeout "${o.settleTimeout}": expected milliseconds`);
+      const deadline = o.deadline === undefined ? undefined : Number(o.deadline);
+      if (deadline !== undefined && !(Number.isInteger(deadline) && deadline > 0)) throw new UsageError(`--deadline "${o.deadline}": expected milliseconds`);
       const plan = expandTopology(await loadTopologyFile(file), parseSeed(o.seed));
       const bar = progressBar();
       const report = o.dataplane === 'linux' ? await runLinuxTopology(plan, {
         logger: pino({ level: o.logLevel }, process.stderr),
         onProgress: (p) => bar.update(p),
         ...(settle ? { settleTimeoutMs: settle } : {}),
+        ...(deadline ? { deadlineMs: deadline } : {}),
       }).finally(() => bar.done()) : await runTopology(plan, {
         logger: pino({ level: o.logLevel }, process.stderr),
         onProgress: (p) => bar.update(p),
         ...(settle ? { settleTimeoutMs: settle } : {}),
+        ...(deadline ? { deadlineMs: deadline } : {}),
         ...(o.breakAgents ? { fault: { kind: o.breakAgents as Fault } } : {}),
       }).finally(() => bar.done());
       process.stdout.write(json ? JSON.stringify(report, null, 2) + '\n' : formatReport(report));
