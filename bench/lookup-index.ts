@@ -174,7 +174,35 @@ export function runLookupIndexBench(options: LookupIndexBenchOptions = {}): Look
   }
   for (const r of rows) print(`${r[0].padEnd(24)}${r[1].padStart(14)}${r[2].padStart(16)}${r[3].padStart(10)}`);
   print(`(target: <= 200 bytes/mapping; Redis ~90)`);
+  bigNicRows(print);
   return result;
+}
+
+/** Issue #11: one NIC with 40,000 IPv6 addresses (stored before MAX_NIC_IPS) against the same
+ *  40,000 addresses on 40,000 NICs of one address each. Per-address work is O(1) when the ratio
+ *  stays near 1 (it was ~24 s against ~0.1 s with the quadratic duplicate check). */
+function bigNicRows(print: (line: string) => void): void {
+  const ADDRESSES = 40_000;
+  const ip = (i: number) => `fd00:64::${(i >>> 16).toString(16)}:${(i & 0xffff).toString(16)}`;
+  const node = { key: 'h/a', value: vxfab.v1.Node.encode({ name: 'a', underlay: '198.18.0.1', port: 4789 }).finish() };
+  const nicChange = (id: string, mac: string, ips: string[]): KeyChangeLike =>
+    ({ key: `i/${id}`, value: vxfab.v1.Nic.encode({ id, tenant: 't', network: 'n', vnid: 100, node: 'a', mac, ips }).finish() });
+  const mac = (i: number) => `02:00:00:${((i >>> 16) & 255).toString(16).padStart(2, '0')}:${((i >>> 8) & 255).toString(16).padStart(2, '0')}:${(i & 255).toString(16).padStart(2, '0')}`;
+  const all = Array.from({ length: ADDRESSES }, (_, i) => ip(i));
+  const timed = (changes: KeyChangeLike[]): number => {
+    const index = new LookupIndex();
+    index.applySnapshot(1, [node]);
+    const start = process.hrtime.bigint();
+    index.apply(2, changes);
+    return Number(process.hrtime.bigint() - start) / 1e6;
+  };
+  const big = timed([nicChange('big', mac(1), all)]);
+  const spread = timed(all.map((a, i) => nicChange(`n${i}`, mac(i + 1), [a])));
+  print('');
+  print(`${'40,000 IPv6 addresses'.padEnd(24)}${'apply ms'.padStart(14)}`);
+  print(`${'on one NIC'.padEnd(24)}${big.toFixed(1).padStart(14)}`);
+  print(`${'on 40,000 NICs (base)'.padEnd(24)}${spread.toFixed(1).padStart(14)}`);
+  print(`${'ratio (one/base)'.padEnd(24)}${(big / spread).toFixed(2).padStart(14)}`);
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
