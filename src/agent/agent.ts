@@ -42,6 +42,7 @@ import { VXLAN_PORT } from '../dataplane/dataplane.js';
 import { diffTables, isNoChange } from '../dataplane/diff.js';
 import { canonicalIp, canonicalMac } from '../dataplane/validate.js';
 import { VxfabError, isVxfabError } from '../model/errors.js';
+import { runningTimeout } from '../wire/transport/running-clock.js';
 import type { Nic } from '../model/objects.js';
 import { flushNetwork } from './flush.js';
 import { LookupLink, type LookupLinkOptions } from './lookup-link.js';
@@ -469,14 +470,16 @@ export class Agent extends EventEmitter<AgentEvents> {
       });
       const ended = stream.done.then(() => undefined, (e: unknown) => e as Error);
       const syncMs = this.o.syncTimeoutMs ?? 10_000;
-      let syncTimer: NodeJS.Timeout | undefined;
+      let cancelSyncTimer: () => void = () => undefined;
+      // Running time (running-clock.ts): a starved host must not leave a server whose SYNCED is
+      // already in its socket buffer.
       const tooLong = new Promise<Error>((resolve) => {
-        syncTimer = setTimeout(() => resolve(new VxfabError('UNAVAILABLE',
+        cancelSyncTimer = runningTimeout(() => resolve(new VxfabError('UNAVAILABLE',
           `no SYNCED within ${syncMs} ms (the server is behind revision ${from}?): trying the next one`)), syncMs);
       });
       const first1 = await Promise.race([syncedP.then(() => undefined), tooLong,
         ended.then((e) => e ?? new VxfabError('UNAVAILABLE', 'stream ended before SYNCED'))]);
-      clearTimeout(syncTimer);
+      cancelSyncTimer();
       if (first1 !== undefined) {
         stream.cancel();
         if (isVxfabError(first1, 'COMPACTED') || isVxfabError(first1, 'RESYNC')) {

@@ -2,9 +2,13 @@
 //
 // Deadlines are enforced by one coarse sweep (every SWEEP_MS while any call is waiting) rather
 // than a timer per call: arming and clearing a timer per request would cost more than the rest of
-// a small call. A call therefore fails between its timeout and its timeout + SWEEP_MS.
+// a small call. A call therefore fails between its timeout and its timeout + SWEEP_MS of the time
+// this process was running: a sweep that comes late by a stall of the process moves the deadlines
+// on by the stall and expires nothing, so that replies that arrived meanwhile are read first
+// (running-clock.ts says why).
 import { VxfabError } from '../../model/errors.js';
 import type { MethodDesc } from '../rpc.js';
+import { STALL_TOLERANCE_MS } from './running-clock.js';
 
 export const SWEEP_MS = 25;
 /** The table's smallest size (a power of two); it doubles when full and halves when 1/8 full. */
@@ -47,6 +51,10 @@ export class PendingTable {
   private count = 0;
   private nextId = 1;
   private timer: NodeJS.Timeout | undefined;
+  /** Deadlines count running time only (running-clock.ts): a sweep that comes late by a stall
+   *  moves every deadline on by the stall, and expires nothing until the replies that arrived
+   *  during it were read. */
+  private lastSweep = 0;
 
   get size(): number {
     return this.count;
@@ -73,6 +81,7 @@ export class PendingTable {
     this.slots[i] = call;
     this.count++;
     if (this.timer === undefined && call.deadline !== Infinity) {
+      this.lastSweep = Date.now();
       this.timer = setInterval(() => this.sweep(), SWEEP_MS);
       this.timer.unref();
     }
@@ -124,6 +133,9 @@ export class PendingTable {
 
   private sweep(): void {
     const now = Date.now();
+    const late = now - this.lastSweep - SWEEP_MS;
+    this.lastSweep = now;
+    const stall = late > STALL_TOLERANCE_MS ? late : 0;
     let timed = 0;
     let expired: PendingCall[] | undefined;
     // Indexed loops, here and in snapshot(): this runs too rarely to be optimised, and an
@@ -134,7 +146,8 @@ export class PendingTable {
       for (let call = slots[i]; call !== undefined; call = call.chained) {
         if (call.deadline === Infinity) continue;
         timed++;
-        if (now >= call.deadline) (expired ??= []).push(call);
+        if (stall > 0) call.deadline += stall;
+        else if (now >= call.deadline) (expired ??= []).push(call);
       }
     }
     if (expired) {
