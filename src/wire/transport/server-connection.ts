@@ -73,8 +73,8 @@ export class ServerConnection {
   private partialStarted = false;
   private lastHeardAt: number;
   private partialSince = 0;
-  /** Most output queued after a chunk was handled (outputStats). */
-  peakUnsent = 0;
+  /** True while the decoder is visiting a chunk (a resume then only lets that visit go on). */
+  private visiting = false;
   /** Set once we decided to close: later input is ignored. */
   private closing = false;
   private closedPromise: Promise<void>;
@@ -87,6 +87,8 @@ export class ServerConnection {
     this.log = server.log.child({ remote });
     this.decoder = new FrameDecoder({ maxFrameBytes: server.maxFrameBytes });
     this.out = new FrameWriter(socket);
+    this.out.backlogLimit = server.limits.maxOutputBytes;
+    this.out.onBacklog = () => this.stopReading(STOP_OUTPUT);
     this.peer = { role: 0, identity: '', remote };
     this.ctx = { peer: this.peer };
     this.visitor = { lite: (f) => this.onLite(f), frame: (f) => this.onFrame(f) };
@@ -122,16 +124,29 @@ export class ServerConnection {
     return this.stopped !== 0;
   }
 
+  /** The most output this connection has had queued on its socket. */
+  get peakUnsent(): number {
+    return this.out.peakQueued;
+  }
+
   private onData(chunk: Buffer): void {
+    this.readInput(chunk);
+  }
+
+  /** Visits a chunk, or (chunk undefined) the frames a stop left in the decoder. */
+  private readInput(chunk: Buffer | undefined): void {
     if (this.closing) return;
     let broken: unknown;
     const before = this.decoder.buffered;
+    this.visiting = true;
     this.out.cork();
     try {
-      this.decoder.visit(chunk, this.visitor);
+      if (chunk === undefined) this.decoder.resume(this.visitor);
+      else this.decoder.visit(chunk, this.visitor);
     } catch (e) {
       broken = e; // frames before the bad one were answered
     } finally {
+      this.visiting = false;
       this.out.uncork();
     }
     if (broken !== undefined) {
@@ -141,22 +156,23 @@ export class ServerConnection {
     // The decoder holds only the bytes of an incomplete frame: holding fewer than it held plus
     // the chunk means frames completed, and then what it holds (if anything) is a new frame.
     const after = this.decoder.buffered;
-    const completed = after < before + chunk.length;
+    const completed = after < before + (chunk?.length ?? 0);
     if (completed) this.heard = true;
     if (after > 0) {
-      this.reads.keep(); // the start of a frame split across reads
+      // The start of a frame split across reads, or the frames a stop left unread.
+      this.reads.keep();
       if (completed || before === 0) this.partialStarted = true;
     }
-    const unsent = this.socket.writableLength + this.out.buffered;
-    if (unsent > this.peakUnsent) this.peakUnsent = unsent;
-    if (unsent > this.server.limits.maxOutputBytes) this.stopReading(STOP_OUTPUT);
   }
 
-  /** Stops reading the socket (Node's onread sockets stop their handle's reads on pause()). */
+  /** Stops taking requests: the decoder stops after the current frame (keeping the rest of the
+   *  chunk) and the socket is not read (Node's onread sockets stop their handle's reads on
+   *  pause(): the kernel's receive buffer fills and TCP stops the peer). */
   private stopReading(why: number): void {
     if (this.closing || (this.stopped & why) !== 0) return;
     if (this.stopped === 0) {
       this.socket.pause();
+      this.decoder.halt();
       this.stoppedAt = Date.now();
     }
     this.stopped |= why;
@@ -166,7 +182,14 @@ export class ServerConnection {
   private resumeReading(why: number): void {
     if ((this.stopped & why) === 0) return;
     this.stopped &= ~why;
-    if (this.stopped === 0 && !this.closing) this.socket.resume();
+    if (this.stopped !== 0 || this.closing) return;
+    if (this.visiting) {
+      this.decoder.unhalt(); // stopped and resumed within one frame: that visit goes on
+    } else {
+      this.readInput(undefined); // the requests the stop left in the decoder, which may stop again
+      if (this.stopped !== 0 || this.closing) return;
+    }
+    this.socket.resume();
   }
 
   /** A call now runs past the chunk that asked for it (a promise, a stream). */
