@@ -239,6 +239,7 @@ export class RpcServer {
     const l = this.limits;
     const shortest = Math.min(l.idleTimeoutMs, l.frameTimeoutMs, l.stallTimeoutMs, 4000);
     const every = Math.max(10, Math.floor(shortest / 4));
+    this.now = Date.now();
     this.sweeper = setInterval(() => {
       const now = Date.now();
       this.now = now;
