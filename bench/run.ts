@@ -18,6 +18,7 @@ const BENCHES: Record<string, Entry> = {
   dataplane: { module: './dataplane.js', run: 'runDataplaneBench', about: 'Linux FDB+neighbour programming rate vs ip/bridge -batch; miss→install latency (root)' },
   sim: { module: './sim.js', run: 'runSimBench', about: 'topology simulation at 100, 300 and 1,000 hosts', script: true },
   wire: { module: './wire.js', run: 'runWireBench', about: 'RPC transport vs a raw framed echo' },
+  'wire-fuzz': { module: './wire-fuzz.js', run: 'runWireFuzzBench', about: '1M malformed/mutated frames vs 1M valid ones against a server: frames/s, crashes, RSS' },
   store: { module: './store.js', run: 'runStoreBench', about: 'store commits/s vs raw LevelDB' },
 };
 

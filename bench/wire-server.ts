@@ -1,12 +1,17 @@
-// The server half of bench/wire.ts, run as a child process so that client and server each have a
-// core. Usage: node dist/bench/wire-server.js raw|rpc. Prints the port it listens on (one line),
-// then serves until its stdin closes.
+// The server half of bench/wire.ts and bench/wire-fuzz.ts, run as a child process so that client
+// and server each have a core. Usage: node dist/bench/wire-server.js raw|rpc|rpc-raw|fuzz. Prints
+// the port it listens on (one line), then serves until its stdin closes; a line "mem" on stdin
+// gets a line of JSON with its memory (process.memoryUsage()).
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
 import { Lookup } from '../src/wire/gen/services.js';
 import { vxfab } from '../src/wire/gen/proto.js';
 import { RpcServer } from '../src/wire/transport/index.js';
+import { fuzzTarget } from '../test/wire/fuzz-frames.js';
+
+/** The fuzz target's largest frame: small, so that oversize lengths are common. */
+export const FUZZ_MAX_FRAME = 256 * 1024;
 
 /** The reply both RPC handlers give: a typical VL2 answer. */
 export const BENCH_REPLY = { underlay: '198.18.3.17', port: 4789, node: 'node-0017' };
@@ -41,8 +46,11 @@ async function main(mode: string): Promise<void> {
     port = (server.address() as { port: number }).port;
     close = () => new Promise((resolve) => server.close(() => resolve()));
   } else {
-    const server = new RpcServer({ identity: 'bench', logger: pino({ level: 'silent' }) });
-    if (mode === 'rpc-raw') {
+    const fuzz = mode === 'fuzz';
+    const server = new RpcServer({ identity: 'bench', logger: pino({ level: 'silent' }), ...(fuzz ? { maxFrameBytes: FUZZ_MAX_FRAME } : {}) });
+    if (fuzz) {
+      fuzzTarget(server);
+    } else if (mode === 'rpc-raw') {
       const cached = vxfab.v1.Vl2Reply.encode(BENCH_REPLY).finish();
       server.handleRaw(Lookup.Vl2.path, () => cached);
     } else {
@@ -52,7 +60,9 @@ async function main(mode: string): Promise<void> {
     close = () => server.close();
   }
   process.stdout.write(`${port}\n`);
-  process.stdin.resume();
+  process.stdin.on('data', (d: Buffer) => {
+    if (d.toString().includes('mem')) process.stdout.write(`${JSON.stringify(process.memoryUsage())}\n`);
+  });
   process.stdin.on('end', () => void close().then(() => process.exit(0)));
 }
 

@@ -163,6 +163,8 @@ export class FrameDecoder {
   private readonly lite = newLiteFrame();
   /** One Reader, pointed at each chunk in turn (saves an object per chunk). */
   private readonly reader = protobuf.Reader.create(EMPTY);
+  /** Set by halt(): visit() stops after the frame being visited. */
+  private halted = false;
 
   constructor(options: FrameDecoderOptions = {}) {
     const max = options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
@@ -201,6 +203,30 @@ export class FrameDecoder {
    */
   visit(chunk: Uint8Array, visitor: FrameVisitor): void {
     this.read(chunk, visitor, undefined);
+  }
+
+  /**
+   * Called by a visitor: visit() returns after the current frame, keeping the rest of the chunk
+   * (counted in `buffered`) for resume(). A receiver uses it to stop taking requests mid-chunk
+   * (one 64 KiB chunk holds a thousand small requests, whose replies may be far larger).
+   */
+  halt(): void {
+    this.halted = true;
+  }
+
+  /** Undoes halt() from within the visit it was called in: the visit goes on. */
+  unhalt(): void {
+    this.halted = false;
+  }
+
+  /** Undoes halt() and visits the frames it left, as if they were a new chunk. */
+  resume(visitor: FrameVisitor): void {
+    this.halted = false;
+    if (this.pendingBytes === 0 || this.need > 0) return; // nothing kept, or one incomplete frame
+    const buf = this.pending.length === 1 ? this.pending[0]! : Buffer.concat(this.pending, this.pendingBytes);
+    this.pending = [];
+    this.pendingBytes = 0;
+    this.read(buf, visitor, undefined);
   }
 
   private read(chunk: Uint8Array, visitor: FrameVisitor | undefined, out: vxfab.v1.Frame[] | undefined): void {
@@ -259,6 +285,7 @@ export class FrameDecoder {
           lite.buf = buf;
           lite.reader = reader;
           visitor.lite(lite);
+          if (this.halted) break;
           continue;
         }
       }
@@ -272,8 +299,10 @@ export class FrameDecoder {
           `frame of ${len} bytes does not decode as vxfab.v1.Frame: ${(e as Error).message}`,
           { field: 'frame', value: String(len), cause: e });
       }
-      if (visitor !== undefined) visitor.frame(frame);
-      else out!.push(frame);
+      if (visitor !== undefined) {
+        visitor.frame(frame);
+        if (this.halted) break;
+      } else out!.push(frame);
     }
     if (pos < end) {
       this.pending.push(pos === 0 ? buf : buf.subarray(pos));

@@ -153,3 +153,37 @@ t.test('wire - decoder property: random bytes never crash it with anything but P
   }), { numRuns: 500 });
   t.pass('500 random inputs');
 });
+
+t.test('frame decoder - halt() stops a visit after the frame; resume() visits the rest, in order, across chunks', async (t) => {
+  const frames = Array.from({ length: 6 }, (_, i) => encodeFrame({ kind: K.REQUEST, id: i + 1, method: 'vxfab.v1.Lookup/Vl2' }));
+  const all = Buffer.concat(frames);
+  const cut = all.length - 3; // the last frame is split across two chunks
+  const d = new FrameDecoder();
+  const ids: number[] = [];
+  let haltAt = 2;
+  const visitor = {
+    lite: (f: { id: number }) => {
+      ids.push(f.id);
+      if (f.id === haltAt) d.halt();
+    },
+    frame: (f: vxfab.v1.Frame) => void ids.push(f.id),
+  };
+  d.visit(all.subarray(0, cut), visitor);
+  t.same(ids, [1, 2], 'stopped after the frame that halted');
+  t.equal(d.buffered, cut - frames[0]!.length - frames[1]!.length, 'the rest is kept');
+  haltAt = 4;
+  d.resume(visitor);
+  t.same(ids, [1, 2, 3, 4], 'resumed, halted again');
+  d.resume(visitor);
+  t.same(ids, [1, 2, 3, 4, 5], 'up to the incomplete frame');
+  d.resume(visitor);
+  t.same(ids, [1, 2, 3, 4, 5], 'an incomplete frame alone is not visited');
+  d.visit(all.subarray(cut), visitor);
+  t.same(ids, [1, 2, 3, 4, 5, 6], 'completed by the next chunk');
+  t.equal(d.buffered, 0);
+  // A halt undone within its own frame lets the visit go on.
+  const e = new FrameDecoder();
+  const seen: number[] = [];
+  e.visit(all, { lite: (f) => { seen.push(f.id); e.halt(); e.unhalt(); }, frame: () => undefined });
+  t.same(seen, [1, 2, 3, 4, 5, 6]);
+});

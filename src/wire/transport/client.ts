@@ -43,6 +43,9 @@ export interface RpcClientOptions {
   /** Calls made while not connected fail at once with UNAVAILABLE instead of waiting. */
   failFast?: boolean;
   logger?: Logger;
+  /** The local address to dial from (a multi-homed host's choice of source; tests use another
+   *  loopback address to be another peer). Default: the system's choice. */
+  localAddress?: string;
   /** The protocol version sent in hello. Only for testing version negotiation. */
   protocolVersion?: number;
 }
@@ -300,7 +303,8 @@ export class RpcClient extends EventEmitter<RpcClientEvents> {
     // is read over by the next read unless onData, onLite or the frame visitor kept it.
     const reads = new SlabReads();
     reads.recycles = true;
-    const socket = netConnect({ host: this.target.host, port: this.target.port, noDelay: true, onread: reads.options });
+    const socket = netConnect({ host: this.target.host, port: this.target.port, noDelay: true, onread: reads.options,
+      ...(this.options.localAddress !== undefined ? { localAddress: this.options.localAddress } : {}) });
     const conn = new Conn(socket, reads, this.options.maxFrameBytes);
     conn.visitor = {
       lite: (f) => {

@@ -89,6 +89,13 @@ export class FrameWriter {
     this.flush();
   };
 
+  /** Called after a flush that leaves more than backlogLimit bytes queued on the socket (a peer
+   *  not reading). Checked only when a write could not complete at once: no cost otherwise. */
+  backlogLimit = Infinity;
+  onBacklog: () => void = () => undefined;
+  /** The most bytes a flush has left queued on the socket. */
+  peakQueued = 0;
+
   constructor(private readonly socket: Socket) {}
 
   /** Bytes encoded but not yet handed to the socket. */
@@ -178,7 +185,12 @@ export class FrameWriter {
       this.socket.write(bytes);
       // Nothing queued means the kernel has the bytes (a write that could not complete at once
       // stays counted, and its request holds `bytes`, until it does): the slab is free again.
-      if (this.socket.writableLength === 0) this.from = this.pos = 0;
+      const queued = this.socket.writableLength;
+      if (queued === 0) this.from = this.pos = 0;
+      else {
+        if (queued > this.peakQueued) this.peakQueued = queued;
+        if (queued > this.backlogLimit) this.onBacklog();
+      }
     }
   }
 

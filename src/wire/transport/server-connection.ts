@@ -10,6 +10,14 @@
 // sequence) gets one error frame, if it can still be told, and is closed, with one log line. Other
 // connections are not affected. Errors in one request (unknown method, undecodable body, handler
 // failure) are answered on that request and the connection carries on.
+//
+// Limits (RpcServerOptions, limits.ts): a peer that does not read its replies, or keeps too many
+// calls running, stops being read (the socket's reads are stopped: its requests wait in the
+// kernel and then in the peer, not in our memory) until its output drains or its calls finish;
+// one that stays unread for stallTimeoutMs is closed. A frame must complete within
+// frameTimeoutMs, and a connection with nothing running is closed after idleTimeoutMs without a
+// frame. The per-chunk cost is a few comparisons: times come from the server's sweep, which
+// turns what onData noted (flags) into times and checks them for every connection at once.
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import { VxfabError } from '../../model/errors.js';
@@ -30,6 +38,9 @@ const CODE = vxfab.v1.ErrorCode;
 const HIGH_WATER_BYTES = 1 << 20;
 /** Grace for a peer to read our last frame and close after we end the connection. */
 const LINGER_MS = 2000;
+/** Why reads are stopped (bits of ServerConnection.stopped). */
+const STOP_OUTPUT = 1;
+const STOP_CALLS = 2;
 
 export interface Route {
   kind: 'unary' | 'stream' | 'raw' | 'span';
@@ -52,6 +63,18 @@ export class ServerConnection {
   private drainWaiters: (() => void)[] = [];
   private helloDone = false;
   private helloTimer: NodeJS.Timeout | undefined;
+  /** Unary calls answered later (a handler's promise) still running. */
+  private asyncCalls = 0;
+  /** STOP_* bits: while non-zero the socket is not read. */
+  private stopped = 0;
+  private stoppedAt = 0;
+  /** Set by onData, turned into times by sweep(): a frame completed; a new partial frame began. */
+  private heard = false;
+  private partialStarted = false;
+  private lastHeardAt: number;
+  private partialSince = 0;
+  /** True while the decoder is visiting a chunk (a resume then only lets that visit go on). */
+  private visiting = false;
   /** Set once we decided to close: later input is ignored. */
   private closing = false;
   private closedPromise: Promise<void>;
@@ -64,6 +87,8 @@ export class ServerConnection {
     this.log = server.log.child({ remote });
     this.decoder = new FrameDecoder({ maxFrameBytes: server.maxFrameBytes });
     this.out = new FrameWriter(socket);
+    this.out.backlogLimit = server.limits.maxOutputBytes;
+    this.out.onBacklog = () => this.stopReading(STOP_OUTPUT);
     this.peer = { role: 0, identity: '', remote };
     this.ctx = { peer: this.peer };
     this.visitor = { lite: (f) => this.onLite(f), frame: (f) => this.onFrame(f) };
@@ -81,6 +106,7 @@ export class ServerConnection {
       this.fail(new VxfabError('PROTOCOL_ERROR', `no HELLO within ${server.helloTimeoutMs} ms`), 0);
     }, server.helloTimeoutMs);
     this.helloTimer.unref();
+    this.lastHeardAt = server.now;
     this.log.debug('accepted');
   }
 
@@ -89,19 +115,142 @@ export class ServerConnection {
     return this.out.slabs;
   }
 
+  /** Output queued: handed to the socket but not yet to the kernel, or still in the batch. */
+  get unsent(): number {
+    return this.socket.writableLength + this.out.buffered;
+  }
+
+  get paused(): boolean {
+    return this.stopped !== 0;
+  }
+
+  /** The most output this connection has had queued on its socket. */
+  get peakUnsent(): number {
+    return this.out.peakQueued;
+  }
+
   private onData(chunk: Buffer): void {
+    this.readInput(chunk);
+  }
+
+  /** Visits a chunk, or (chunk undefined) the frames a stop left in the decoder. */
+  private readInput(chunk: Buffer | undefined): void {
     if (this.closing) return;
     let broken: unknown;
+    const before = this.decoder.buffered;
+    this.visiting = true;
     this.out.cork();
     try {
-      this.decoder.visit(chunk, this.visitor);
-      if (this.decoder.buffered > 0) this.reads.keep(); // the start of a frame split across reads
+      if (chunk === undefined) this.decoder.resume(this.visitor);
+      else this.decoder.visit(chunk, this.visitor);
     } catch (e) {
       broken = e; // frames before the bad one were answered
     } finally {
+      this.visiting = false;
       this.out.uncork();
     }
-    if (broken !== undefined && !this.closing) this.fail(broken, 0);
+    if (broken !== undefined) {
+      if (!this.closing) this.fail(broken, 0);
+      return;
+    }
+    // The decoder holds only the bytes of an incomplete frame: holding fewer than it held plus
+    // the chunk means frames completed, and then what it holds (if anything) is a new frame.
+    const after = this.decoder.buffered;
+    const completed = after < before + (chunk?.length ?? 0);
+    if (completed) this.heard = true;
+    if (after > 0) {
+      // The start of a frame split across reads, or the frames a stop left unread.
+      this.reads.keep();
+      if (completed || before === 0) this.partialStarted = true;
+    }
+  }
+
+  /** Stops taking requests: the decoder stops after the current frame (keeping the rest of the
+   *  chunk) and the socket is not read (Node's onread sockets stop their handle's reads on
+   *  pause(): the kernel's receive buffer fills and TCP stops the peer). */
+  private stopReading(why: number): void {
+    if (this.closing || (this.stopped & why) !== 0) return;
+    if (this.stopped === 0) {
+      this.socket.pause();
+      this.decoder.halt();
+      this.stoppedAt = Date.now();
+    }
+    this.stopped |= why;
+    this.log.debug({ unsent: this.unsent, calls: this.asyncCalls + this.streams.size, why }, 'reads stopped');
+  }
+
+  private resumeReading(why: number): void {
+    if ((this.stopped & why) === 0) return;
+    this.stopped &= ~why;
+    if (this.stopped !== 0 || this.closing) return;
+    if (this.visiting) {
+      this.decoder.unhalt(); // stopped and resumed within one frame: that visit goes on
+    } else {
+      this.readInput(undefined); // the requests the stop left in the decoder, which may stop again
+      if (this.stopped !== 0 || this.closing) return;
+    }
+    this.socket.resume();
+  }
+
+  /** A call now runs past the chunk that asked for it (a promise, a stream). */
+  private callStarted(): void {
+    if (++this.asyncCalls + this.streams.size >= this.server.limits.maxCallsInFlight) this.stopReading(STOP_CALLS);
+  }
+
+  private callEnded(): void {
+    this.asyncCalls--;
+    this.checkCalls();
+  }
+
+  private checkCalls(): void {
+    if ((this.stopped & STOP_CALLS) !== 0 && this.asyncCalls + this.streams.size <= this.server.limits.maxCallsInFlight / 2) {
+      this.resumeReading(STOP_CALLS);
+    }
+  }
+
+  /** The server's periodic check of this connection's time limits. */
+  sweep(now: number): void {
+    if (this.closing) return;
+    const l = this.server.limits;
+    if (this.stopped !== 0) {
+      // Not reading: the peer cannot complete a frame or be heard, through no fault of its own.
+      this.lastHeardAt = now;
+      this.partialSince = now;
+      this.partialStarted = false;
+      if ((this.stopped & STOP_OUTPUT) !== 0) {
+        if (this.unsent <= l.maxOutputBytes / 2) this.resumeReading(STOP_OUTPUT);
+        else if (now - this.stoppedAt > l.stallTimeoutMs) this.closeStalled();
+      }
+      return;
+    }
+    if (this.heard || this.asyncCalls > 0 || this.streams.size > 0) {
+      this.heard = false;
+      this.lastHeardAt = now;
+    }
+    if (this.partialStarted) {
+      this.partialStarted = false;
+      this.partialSince = now;
+    }
+    if (this.decoder.buffered > 0 && now - this.partialSince > l.frameTimeoutMs) {
+      this.server.troubleLog.warn('closing connection: frame not completed in time', { remote: this.peer.remote,
+        identity: this.peer.identity || undefined, buffered: this.decoder.buffered, frameTimeoutMs: l.frameTimeoutMs });
+      this.endWith(new VxfabError('PROTOCOL_ERROR', `frame not completed within ${l.frameTimeoutMs} ms`,
+        { field: 'frame', value: String(this.decoder.buffered) }));
+    } else if (this.helloDone && now - this.lastHeardAt > l.idleTimeoutMs) {
+      this.log.debug({ idleTimeoutMs: l.idleTimeoutMs }, 'closing idle connection');
+      this.endWith(new VxfabError('UNAVAILABLE', `connection idle for ${l.idleTimeoutMs} ms`,
+        { field: 'connection', value: 'idle' }));
+    }
+  }
+
+  /** Its peer has not read its replies for stallTimeoutMs: nothing more can be told, so the
+   *  connection (and its queued output) goes at once. */
+  private closeStalled(): void {
+    const l = this.server.limits;
+    this.server.troubleLog.warn('closing connection: replies not read', { remote: this.peer.remote,
+      identity: this.peer.identity || undefined, unsent: this.unsent, maxOutputBytes: l.maxOutputBytes, stallTimeoutMs: l.stallTimeoutMs });
+    this.closing = true;
+    this.socket.destroy();
   }
 
   /** A frame of the common shape: requests and cancels are handled in place, anything unusual
@@ -129,7 +278,7 @@ export class ServerConnection {
     try {
       this.decoder.end();
     } catch (e) {
-      this.log.warn({ err: (e as Error).message }, 'closing connection: truncated frame');
+      this.server.troubleLog.warn('closing connection: truncated frame', { remote: this.peer.remote, err: (e as Error).message });
     }
     this.closing = true;
     this.out.flush();
@@ -236,7 +385,14 @@ export class ServerConnection {
       return;
     }
     if (isThenable(result)) {
-      result.then((res) => this.replyOk(id, route, res), (e: unknown) => this.replyError(id, e, route.path));
+      this.callStarted();
+      result.then((res) => {
+        this.callEnded();
+        this.replyOk(id, route, res);
+      }, (e: unknown) => {
+        this.callEnded();
+        this.replyError(id, e, route.path);
+      });
     } else {
       this.replyOk(id, route, result);
     }
@@ -267,7 +423,14 @@ export class ServerConnection {
   private rawResult(id: number, route: Route, result: unknown): void {
     if (isThenable(result)) {
       this.reads.keep(); // a handler answering later may still read the request's bytes
-      result.then((res) => this.replyBody(id, res as Uint8Array), (e: unknown) => this.replyError(id, e, route.path));
+      this.callStarted();
+      result.then((res) => {
+        this.callEnded();
+        this.replyBody(id, res as Uint8Array);
+      }, (e: unknown) => {
+        this.callEnded();
+        this.replyError(id, e, route.path);
+      });
     } else {
       this.replyBody(id, result as Uint8Array);
     }
@@ -303,6 +466,7 @@ export class ServerConnection {
     }
     const stream = new ServerStream(this, id, route.desc!, route.path);
     this.streams.set(id, stream);
+    if (this.asyncCalls + this.streams.size >= this.server.limits.maxCallsInFlight) this.stopReading(STOP_CALLS);
     let result: unknown;
     try {
       result = (route.fn as StreamFn)(req, stream);
@@ -329,7 +493,7 @@ export class ServerConnection {
   }
 
   forget(id: number): void {
-    this.streams.delete(id);
+    if (this.streams.delete(id)) this.checkCalls();
   }
 
   get overHighWater(): boolean {
@@ -348,6 +512,7 @@ export class ServerConnection {
   // --- closing ---
 
   private onDrain(): void {
+    if ((this.stopped & STOP_OUTPUT) !== 0 && this.unsent <= this.server.limits.maxOutputBytes / 2) this.resumeReading(STOP_OUTPUT);
     if (this.overHighWater) return;
     const waiters = this.drainWaiters;
     this.drainWaiters = [];
@@ -371,8 +536,16 @@ export class ServerConnection {
   private fail(e: unknown, id: number): void {
     if (this.closing) return;
     const err = e instanceof VxfabError ? e : new VxfabError('PROTOCOL_ERROR', String(e));
-    this.log.warn({ err: err.message, identity: this.peer.identity || undefined }, 'closing connection: protocol error');
+    // Through the server's limiter: a peer reconnecting to send garbage must not flood the log.
+    this.server.troubleLog.warn('closing connection: protocol error', { remote: this.peer.remote, err: err.message,
+      identity: this.peer.identity || undefined });
     this.out.write({ kind: K.REPLY, id, error: toWireErrorOrInternal(err, 'connection') });
+    this.closeSoon();
+  }
+
+  /** Tells the peer why on id 0, then ends the connection. */
+  private endWith(err: VxfabError): void {
+    this.out.write({ kind: K.REPLY, id: 0, error: toWireErrorOrInternal(err, 'connection') });
     this.closeSoon();
   }
 

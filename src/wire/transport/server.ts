@@ -7,6 +7,9 @@ import { VxfabError } from '../../model/errors.js';
 import { DEFAULT_MAX_FRAME_BYTES } from '../frame-decoder.js';
 import type { CallContext, MethodDesc, ReqOf, ResOf, StreamContext } from '../rpc.js';
 import { defaultLogger } from './log.js';
+import { encodeFrame } from '../frame-encoder.js';
+import { vxfab } from '../gen/proto.js';
+import { capBelowFdLimit, checkLimit, DEFAULT_LIMITS, LogLimiter, openFileLimit, peerKey, type ConnectionLimits } from './limits.js';
 import { adoptWithSlabReads, SlabReads } from './slab-reads.js';
 import { ServerConnection, type Route } from './server-connection.js';
 
@@ -29,8 +32,33 @@ export interface RpcServerOptions {
   maxFrameBytes?: number;
   /** Time a new connection has to send its hello. Default 10000 ms. */
   helloTimeoutMs?: number;
+  /** Output a connection may have queued (replies not yet taken by the kernel). Over it, the
+   *  server stops reading that connection until its queue has drained. Default 4 MiB. */
+  maxOutputBytes?: number;
+  /** A connection that stays over maxOutputBytes this long (its peer does not read) is closed.
+   *  Default 60000 ms. */
+  stallTimeoutMs?: number;
+  /** Calls a connection may have running at once (unary calls answered later, open streams).
+   *  At it, the server stops reading that connection until half have finished. Default 4096. */
+  maxCallsInFlight?: number;
+  /** A connection past its hello that sends no frame and has no call running for this long is
+   *  closed (an open stream, a subscription, keeps it). Default 300000 ms. */
+  idleTimeoutMs?: number;
+  /** A frame whose first bytes arrived must be complete within this time (slowloris: bytes
+   *  trickling slower than a frame per frameTimeoutMs close the connection). Default 30000 ms. */
+  frameTimeoutMs?: number;
+  /** Open connections, all peers together; further ones are refused. Default 10000, and always
+   *  below the process's open-file limit (a tenth of it, at least 128, is left for the rest). */
+  maxConnections?: number;
+  /** Open connections from one IP address. Default 2000. */
+  maxConnectionsPerPeer?: number;
   logger?: Logger;
 }
+
+/** Refused connections lingering to deliver their refusal; past this many, more are reset. */
+const MAX_LINGERING_REFUSALS = 256;
+/** Grace for a refused peer to read why. */
+const REFUSAL_LINGER_MS = 1000;
 
 // Handler signatures are checked against the descriptor at registration; once stored, the table
 // holds them at the loosest shape that can call them.
@@ -40,7 +68,13 @@ export class RpcServer {
   readonly identity: string;
   readonly maxFrameBytes: number;
   readonly helloTimeoutMs: number;
+  readonly limits: Readonly<ConnectionLimits>;
   readonly log: Logger;
+  /** Logs each kind of connection trouble (refusals, closes for a limit) once per window. */
+  readonly troubleLog: LogLimiter;
+  /** The last sweep's clock (ms): connections time their limits by it, so that reading a chunk
+   *  costs no clock read. */
+  now = Date.now();
   /** Registered methods by path ("vxfab.v1.Lookup/Vl2"). */
   readonly routes = new Map<string, Route>();
   /** The same routes with their paths as UTF-8 bytes, for matching a request's method bytes
@@ -48,12 +82,32 @@ export class RpcServer {
   private readonly routeBytes: { bytes: Buffer; route: Route }[] = [];
   private server: Server | undefined;
   private readonly live = new Set<ServerConnection>();
+  private readonly perPeer = new Map<string, number>();
+  private readonly refusing = new Set<Socket>();
+  private sweeper: NodeJS.Timeout | undefined;
+  private readonly fdLimit: number | undefined;
+  /** What a refused peer is told, encoded once: a refusal costs no encoding. */
+  private readonly refusalTotal: Uint8Array;
+  private readonly refusalPeer: Uint8Array;
 
   constructor(options: RpcServerOptions) {
     this.identity = options.identity;
     this.maxFrameBytes = options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
     this.helloTimeoutMs = options.helloTimeoutMs ?? 10_000;
     this.log = (options.logger ?? defaultLogger()).child({ module: 'wire.server' });
+    this.troubleLog = new LogLimiter(this.log);
+    const limits = { ...DEFAULT_LIMITS };
+    for (const k of Object.keys(limits) as (keyof ConnectionLimits)[]) {
+      const v = options[k];
+      if (v !== undefined) limits[k] = checkLimit(k, v);
+    }
+    this.fdLimit = openFileLimit();
+    limits.maxConnections = capBelowFdLimit(limits.maxConnections, this.fdLimit);
+    this.limits = Object.freeze(limits);
+    const refusal = (message: string): Uint8Array => encodeFrame({ kind: vxfab.v1.FrameKind.REPLY, id: 0,
+      error: { code: vxfab.v1.ErrorCode.UNAVAILABLE, message, field: 'connection', value: this.identity } });
+    this.refusalTotal = refusal(`server ${this.identity} has its maximum of ${limits.maxConnections} connections open; try again later`);
+    this.refusalPeer = refusal(`server ${this.identity} has its maximum of ${limits.maxConnectionsPerPeer} connections from your address open; try again later`);
   }
 
   /** Registers a unary method. Registering a path twice is an error. */
@@ -143,7 +197,9 @@ export class RpcServer {
         server.on('error', (e) => this.log.error({ err: e }, 'listener error'));
         const addr = server.address();
         const bound = typeof addr === 'object' && addr ? { host: addr.address, port: addr.port } : { host, port };
-        this.log.info({ host: bound.host, port: bound.port, methods: this.routes.size }, 'listening');
+        this.log.info({ host: bound.host, port: bound.port, methods: this.routes.size, maxConnections: this.limits.maxConnections,
+          maxConnectionsPerPeer: this.limits.maxConnectionsPerPeer, openFileLimit: this.fdLimit }, 'listening');
+        this.startSweeping();
         resolve(bound);
       });
     });
@@ -154,16 +210,84 @@ export class RpcServer {
   async close(): Promise<void> {
     const server = this.server;
     this.server = undefined;
+    clearInterval(this.sweeper);
+    this.sweeper = undefined;
+    for (const s of this.refusing) s.destroy();
     const closed = server ? new Promise<void>((resolve) => server.close(() => resolve())) : Promise.resolve();
     await Promise.all([...this.live].map((c) => c.shutdown()));
     await closed;
   }
 
+  /** Unread output and reading state of the open connections: unsent is what they have queued
+   *  now, peakUnsent the most any of them had queued after a received chunk, paused how many have
+   *  their reads stopped (by maxOutputBytes or maxCallsInFlight). */
+  outputStats(): { unsent: number; peakUnsent: number; paused: number } {
+    let unsent = 0;
+    let peakUnsent = 0;
+    let paused = 0;
+    for (const c of this.live) {
+      unsent += c.unsent;
+      peakUnsent = Math.max(peakUnsent, c.peakUnsent);
+      if (c.paused) paused++;
+    }
+    return { unsent, peakUnsent, paused };
+  }
+
+  /** One timer for every connection's time limits (idle, slow frames, stalled output): a tick a
+   *  quarter of the shortest limit apart, at most a second. */
+  private startSweeping(): void {
+    const l = this.limits;
+    const shortest = Math.min(l.idleTimeoutMs, l.frameTimeoutMs, l.stallTimeoutMs, 4000);
+    const every = Math.max(10, Math.floor(shortest / 4));
+    this.now = Date.now();
+    this.sweeper = setInterval(() => {
+      const now = Date.now();
+      this.now = now;
+      for (const c of this.live) c.sweep(now);
+      this.troubleLog.tick(now);
+    }, every);
+    this.sweeper.unref();
+  }
+
   private accept(accepted: Socket): void {
+    const peer = peerKey(accepted.remoteAddress);
+    if (this.live.size >= this.limits.maxConnections) {
+      this.refuse(accepted, this.refusalTotal, 'refusing connections: total connection cap reached',
+        { peer, cap: 'maxConnections', limit: this.limits.maxConnections });
+      return;
+    }
+    const n = this.perPeer.get(peer) ?? 0;
+    if (n >= this.limits.maxConnectionsPerPeer) {
+      this.refuse(accepted, this.refusalPeer, 'refusing connections: per-peer connection cap reached',
+        { peer, cap: 'maxConnectionsPerPeer', limit: this.limits.maxConnectionsPerPeer });
+      return;
+    }
+    this.perPeer.set(peer, n + 1);
     const reads = new SlabReads();
     const socket = adoptWithSlabReads(accepted, reads);
     const conn = new ServerConnection(this, socket, reads);
     this.live.add(conn);
-    socket.once('close', () => this.live.delete(conn));
+    socket.once('close', () => {
+      this.live.delete(conn);
+      const left = (this.perPeer.get(peer) ?? 1) - 1;
+      if (left > 0) this.perPeer.set(peer, left);
+      else this.perPeer.delete(peer);
+    });
+  }
+
+  /** Tells a connection over a cap why (one pre-encoded frame) and closes it, reading nothing.
+   *  It lingers a moment so that the frame is read rather than lost to a reset; in a flood, once
+   *  MAX_LINGERING_REFUSALS linger, the rest are reset at once so refusals hold no descriptors. */
+  private refuse(socket: Socket, why: Uint8Array, msg: string, fields: object): void {
+    this.troubleLog.warn(msg, fields);
+    socket.on('error', () => undefined);
+    if (this.refusing.size >= MAX_LINGERING_REFUSALS) {
+      socket.destroy();
+      return;
+    }
+    this.refusing.add(socket);
+    socket.once('close', () => this.refusing.delete(socket));
+    socket.end(why);
+    setTimeout(() => socket.destroy(), REFUSAL_LINGER_MS).unref();
   }
 }
