@@ -23,6 +23,7 @@ import { SlabReads } from './slab-reads.js';
 import { FrameWriter } from './frame-writer.js';
 import { defaultLogger } from './log.js';
 import { PendingCall, PendingTable } from './pending.js';
+import { runningTimeout } from './running-clock.js';
 
 const K = vxfab.v1.FrameKind;
 
@@ -104,7 +105,8 @@ class Conn {
 interface ConnectWaiter {
   resolve: () => void;
   reject: (e: VxfabError) => void;
-  timer: NodeJS.Timeout;
+  /** Cancels its running-time timeout (running-clock.ts). */
+  cancelTimer: () => void;
 }
 
 export class RpcClient extends EventEmitter<RpcClientEvents> {
@@ -173,7 +175,7 @@ export class RpcClient extends EventEmitter<RpcClientEvents> {
       const waiter: ConnectWaiter = {
         resolve,
         reject,
-        timer: setTimeout(() => {
+        cancelTimer: runningTimeout(() => {
           this.connectWaiters = this.connectWaiters.filter((w) => w !== waiter);
           reject(new VxfabError('UNAVAILABLE', `could not connect to ${this.address} within ${this.timeoutMs} ms` +
             (this.lastError ? `: ${this.lastError.message}` : ''), { field: 'address', value: this.address, cause: this.lastError }));
@@ -326,7 +328,8 @@ export class RpcClient extends EventEmitter<RpcClientEvents> {
     this.log.debug({ attempt: this.attempt }, 'dialing');
     // Covers the TCP connect and the hello exchange; a server that accepts and says nothing is
     // as unreachable as one that refuses.
-    const helloTimer = setTimeout(() => {
+    // Running time (running-clock.ts): a starved process must not give up on a hello it has not read yet.
+    const cancelHelloTimer = runningTimeout(() => {
       conn.error ??= new VxfabError('UNAVAILABLE', `no hello from ${this.address} within ${this.timeoutMs} ms`,
         { field: 'address', value: this.address });
       socket.destroy();
@@ -343,14 +346,14 @@ export class RpcClient extends EventEmitter<RpcClientEvents> {
     reads.sink = (chunk) => {
       if (this.conn !== conn) return;
       this.onData(conn, chunk);
-      if (conn.ready) clearTimeout(helloTimer);
+      if (conn.ready) cancelHelloTimer();
     };
     socket.on('error', (e) => {
       conn.error ??= new VxfabError('UNAVAILABLE', `connection to ${this.address} failed: ${e.message}`,
         { field: 'address', value: this.address, cause: e });
     });
     socket.once('close', () => {
-      clearTimeout(helloTimer);
+      cancelHelloTimer();
       this.onClose(conn);
     });
   }
@@ -456,7 +459,7 @@ export class RpcClient extends EventEmitter<RpcClientEvents> {
     const waiters = this.connectWaiters;
     this.connectWaiters = [];
     for (const w of waiters) {
-      clearTimeout(w.timer);
+      w.cancelTimer();
       w.resolve();
     }
     this.emit('connected', this.serverPeer);
@@ -565,7 +568,7 @@ export class RpcClient extends EventEmitter<RpcClientEvents> {
     const waiters = this.connectWaiters;
     this.connectWaiters = [];
     for (const w of waiters) {
-      clearTimeout(w.timer);
+      w.cancelTimer();
       w.reject(err);
     }
   }
