@@ -12,6 +12,7 @@ import { agentCommands } from './commands/agent.js';
 import { endpointCommands } from './commands/endpoint.js';
 import { topologyCommands } from './commands/topology.js';
 import { lookupCommands } from './commands/lookup.js';
+import { securityCommands } from './commands/security.js';
 
 export function buildProgram(): Command {
   const program = new Command();
@@ -32,6 +33,7 @@ export function buildProgram(): Command {
   endpointCommands(program, run);
   topologyCommands(program);
   lookupCommands(program, run);
+  securityCommands(program, run);
   // Commander's own parse errors are usage errors; every subcommand inherits the override.
   for (const cmd of program.commands) cmd.exitOverride();
   return program;
