@@ -23,6 +23,7 @@ import { SlabReads } from './slab-reads.js';
 import { FrameWriter } from './frame-writer.js';
 import { defaultLogger } from './log.js';
 import { PendingCall, PendingTable } from './pending.js';
+import { connectTls, tlsError, type ClientTlsOptions } from './tls.js';
 
 const K = vxfab.v1.FrameKind;
 
@@ -45,6 +46,9 @@ export interface RpcClientOptions {
   logger?: Logger;
   /** The protocol version sent in hello. Only for testing version negotiation. */
   protocolVersion?: number;
+  /** Mutual TLS 1.3 (tls.ts): the server must hold a server or replica certificate of caPem's CA;
+   *  `credentials` are this client's certificate (none while enrolling). Without it: plain TCP. */
+  tls?: ClientTlsOptions;
 }
 
 export interface CallOptions {
@@ -299,8 +303,19 @@ export class RpcClient extends EventEmitter<RpcClientEvents> {
     // Reads land in slabs (slab-reads.ts): no ArrayBuffer per read for the GC to free. A chunk
     // is read over by the next read unless onData, onLite or the frame visitor kept it.
     const reads = new SlabReads();
-    reads.recycles = true;
-    const socket = netConnect({ host: this.target.host, port: this.target.port, noDelay: true, onread: reads.options });
+    const tls = this.options.tls;
+    let socket: Socket;
+    if (tls === undefined) {
+      reads.recycles = true;
+      socket = netConnect({ host: this.target.host, port: this.target.port, noDelay: true, onread: reads.options });
+    } else {
+      // TLS sockets take no onread: each decrypted chunk comes fresh in a 'data' event.
+      socket = connectTls(this.target.host, this.target.port, tls);
+      socket.on('data', (chunk: Buffer) => {
+        reads.reads++;
+        reads.sink(chunk);
+      });
+    }
     const conn = new Conn(socket, reads, this.options.maxFrameBytes);
     conn.visitor = {
       lite: (f) => {
@@ -327,8 +342,8 @@ export class RpcClient extends EventEmitter<RpcClientEvents> {
         { field: 'address', value: this.address });
       socket.destroy();
     }, this.timeoutMs);
-    socket.once('connect', () => {
-      socket.setNoDelay(true);
+    socket.once('connect', () => socket.setNoDelay(true));
+    socket.once(tls === undefined ? 'connect' : 'secureConnect', () => {
       conn.out.write({ kind: K.HELLO, hello: {
         protocolVersion: this.options.protocolVersion ?? PROTOCOL_VERSION,
         role: this.options.role,
@@ -342,6 +357,13 @@ export class RpcClient extends EventEmitter<RpcClientEvents> {
       if (conn.ready) clearTimeout(helloTimer);
     };
     socket.on('error', (e) => {
+      if (tls !== undefined && !conn.ready) {
+        // A server we do not trust is not worth waiting for: its refusal fails waiting calls.
+        const err = tlsError(this.address, e);
+        conn.refused ||= err.code === 'PERMISSION_DENIED';
+        conn.error ??= err;
+        return;
+      }
       conn.error ??= new VxfabError('UNAVAILABLE', `connection to ${this.address} failed: ${e.message}`,
         { field: 'address', value: this.address, cause: e });
     });
