@@ -3,12 +3,14 @@
 import { pino, type Logger } from 'pino';
 import { LevelStore } from '../store/level-store.js';
 import { Controller } from '../controller/controller.js';
-import { registerController } from '../controller/service.js';
 import { RpcServer } from '../wire/transport/server.js';
 import { startLocalLookup, type LocalLookup, type LocalLookupOptions } from '../lookup/local-feed.js';
 import { registerLookup } from '../lookup/service.js';
 import type { HostPort } from '../model/hostport.js';
 import { parseHostPortOption } from './context.js';
+import type { Credentials } from '../security/credentials.js';
+import type { FabricCa } from '../security/pki.js';
+import { serveSecurity, type ServeSecurity } from './serve-security.js';
 
 export interface ServeOptions {
   listen: string;
@@ -16,6 +18,12 @@ export interface ServeOptions {
   /** Subscription hub bounds of the in-process lookup service. */
   lookupHub?: LocalLookupOptions['hub'];
   logger?: Logger;
+  /** The fabric CA (enrollment) and this server's own credentials (mutual TLS); without
+   *  credentials the server speaks plain TCP and every peer is the administrator. */
+  ca?: FabricCa;
+  credentials?: Credentials;
+  /** Node and replica certificate lifetime. */
+  memberCertTtlMs?: number;
 }
 
 export interface RunningServer {
@@ -23,6 +31,7 @@ export interface RunningServer {
   port: number;
   controller: Controller;
   lookup: LocalLookup;
+  security: ServeSecurity;
   close(): Promise<void>;
 }
 
@@ -40,13 +49,19 @@ export async function startServe(options: ServeOptions): Promise<RunningServer> 
   let controller: Controller;
   let lookup: LocalLookup;
   let server: RpcServer;
+  let security: ServeSecurity;
   let address: { host: string; port: number };
   try {
     controller = await Controller.open(store);
     // The lookup index is complete before the port opens: no lookup is ever answered from half an index.
     lookup = await startLocalLookup(store, { hub: options.lookupHub, logger: log });
-    server = new RpcServer({ identity: 'vxfab-serve', logger: log });
-    registerController(server, controller);
+    security = await serveSecurity({ store, controller, lookup, ca: options.ca, logger: log, memberCertTtlMs: options.memberCertTtlMs });
+    server = new RpcServer({
+      identity: 'vxfab-serve', logger: log, authorize: security.authorize,
+      tls: options.credentials === undefined ? undefined
+        : { credentials: options.credentials, anonymousMethods: security.anonymousMethods, isRevoked: security.isRevoked },
+    });
+    security.register(server);
     registerLookup(server, lookup, { logger: log });
     address = await server.listen(host, port);
   } catch (err) {
@@ -57,9 +72,10 @@ export async function startServe(options: ServeOptions): Promise<RunningServer> 
   log.info({ listen: `${address.host}:${address.port}`, data: options.dataDir, revision: store.revision,
     mappings: lookup.index.mappings }, 'vxfab serving');
   return {
-    host: address.host, port: address.port, controller, lookup,
+    host: address.host, port: address.port, controller, lookup, security,
     async close() {
       await server.close();
+      security.close();
       await controller.idle();
       lookup.close();
       await store.close();

@@ -211,12 +211,17 @@ export function authorize(who: Identity | undefined, path: string, req: unknown,
   const r = RULES.get(path);
   if (r === undefined) throw permissionDenied(who, path, target('method', methodName(path), `method ${methodName(path)} (no rule)`));
   if (who === undefined && !r.anonymous) throw permissionDenied(who, path, targetOf(r, req));
-  const verdict = who === undefined ? true : r.allow(who, req as never, facts);
+  // The transport leaves raw routes' requests undecoded for principals whose rights do not depend
+  // on them (needsRequest): their rules see an empty request, and refuse or allow by role alone.
+  const verdict = who === undefined ? true : r.allow(who, (req ?? NO_REQUEST) as never, facts);
   if (verdict === true) return;
   throw permissionDenied(who, path, verdict === false ? targetOf(r, req) : verdict);
 }
 
+const NO_REQUEST = Object.freeze({});
+
 function targetOf(r: AnyRule, req: unknown): Target {
+  if (req === undefined) return none;
   try {
     return r.object(req as never);
   } catch {

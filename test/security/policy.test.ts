@@ -169,3 +169,9 @@ t.test('policy - the audit log has every allowed write and every denial, with th
   t.match(lines[0], { module: 'audit', identity: 'vxfab://tenant/acme/ops', method: 'Controller/CreateNic', object: 'network acme/web', msg: 'write' });
   t.match(lines[1], { module: 'audit', identity: 'vxfab://node/h1', method: 'Controller/MoveNic', object: 'nic-a', msg: 'denied' });
 });
+
+t.test('policy - a raw route left undecoded (no request) is decided by role alone', async (t) => {
+  t.equal(verdict(rep, Lookup.Vl2.path, undefined as unknown as object), 'PERMISSION_DENIED');
+  t.equal(verdict(srv, Lookup.Vl2.path, undefined as unknown as object), 'PERMISSION_DENIED');
+  t.equal(verdict(admin, Lookup.Vl2.path, undefined as unknown as object), 'ok');
+});
