@@ -197,3 +197,16 @@ export function keepRenewed(o: MemberCredentialsOptions, file: string, tls: { cr
 
 export const ROLE_AGENT = vxfab.v1.Role.ROLE_AGENT;
 export const ROLE_REPLICA = vxfab.v1.Role.ROLE_LOOKUP_REPLICA;
+
+/**
+ * The client TLS of a node agent or replica started with `--join TOKEN` or with credentials already
+ * in its state dir: enrolls or loads (renewing when due), then keeps them renewed. Undefined (plain
+ * TCP, for an --insecure server) when there is neither a token nor stored credentials.
+ */
+export async function memberTls(o: MemberCredentialsOptions): Promise<{ tls: { caPem: string; credentials?: Credentials }; stop: () => void } | undefined> {
+  const file = join(o.stateDir, o.file);
+  if (o.token === undefined && !(await access(file).then(() => true, () => false))) return undefined;
+  const { credentials } = await memberCredentials(o);
+  const tls = { caPem: credentials.caPem, credentials };
+  return { tls, stop: keepRenewed(o, file, tls) };
+}

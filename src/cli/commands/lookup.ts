@@ -15,6 +15,7 @@ import { parseServer } from '../context.js';
 import { hubBounds } from '../hub-options.js';
 import type { Runner } from '../runner.js';
 import { UsageError } from '../exit-codes.js';
+import { replicaSecurity } from '../replica-security.js';
 
 interface Vl2Json { vnid: number; mac: string; underlay: string; port: number; node: string }
 interface Vl3Json { vnid: number; ip: string; mac: string; underlay: string; port: number; node: string }
@@ -100,7 +101,10 @@ export function lookupCommands(program: Command, run: Runner): void {
     .option('--log-level <level>', 'fatal, error, warn, info, debug or trace', 'info')
     .option('--lookup-history <batches>', 'change batches kept for Subscribe replay (env VXFAB_LOOKUP_HISTORY, default 1024)')
     .option('--lookup-queue <events>', 'events a slow subscriber may lag before RESYNC (env VXFAB_LOOKUP_QUEUE, default 4096)')
-    .action(async (o: { controller: string; listen: string; identity: string; logLevel: string; lookupHistory?: string; lookupQueue?: string }) => {
+    .option('--join <token>', 'enroll with this one-time token (vxfab token create --replica NAME); NAME is --identity')
+    .option('--state-dir <dir>', 'where the replica keeps its credentials (0600)', './vxfab-lookup')
+    .action(async (o: { controller: string; listen: string; identity: string; logLevel: string; lookupHistory?: string; lookupQueue?: string;
+      join?: string; stateDir: string }) => {
       const log = pino({ name: 'vxfab-lookup', level: o.logLevel });
       const fail = (e: unknown): void => {
         process.stderr.write(`vxfab lookup serve: ${e instanceof Error ? e.message : String(e)}\n`);
@@ -121,9 +125,11 @@ export function lookupCommands(program: Command, run: Runner): void {
       });
       try {
         const listen = parseListen(o.listen);
-        replica = new LookupReplica({ controller: parseServer(o.controller), identity: o.identity, hub: hubBounds(o), logger: log });
-        server = new RpcServer({ identity: o.identity, logger: log.child({ module: 'wire' }) });
+        const secure = await replicaSecurity({ controller: parseServer(o.controller), name: o.identity, token: o.join, stateDir: o.stateDir, logger: log });
+        replica = new LookupReplica({ controller: parseServer(o.controller), identity: o.identity, hub: hubBounds(o), logger: log, ...secure.replica });
+        server = new RpcServer({ identity: o.identity, logger: log.child({ module: 'wire' }), ...secure.server(replica) });
         registerLookup(server, replica, { logger: log });
+        secure.closeRevoked(server);
         // Answer only once the first snapshot is in: never from an empty index.
         await Promise.race([replica.start(), stopped]);
         if (stopping) { await stopped; return; }
