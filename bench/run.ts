@@ -18,6 +18,7 @@ const BENCHES: Record<string, Entry> = {
   dataplane: { module: './dataplane.js', run: 'runDataplaneBench', about: 'Linux FDB+neighbour programming rate vs ip/bridge -batch; miss→install latency (root)' },
   sim: { module: './sim.js', run: 'runSimBench', about: 'topology simulation at 100, 300 and 1,000 hosts', script: true },
   wire: { module: './wire.js', run: 'runWireBench', about: 'RPC transport vs a raw framed echo' },
+  enroll: { module: './enroll.js', run: 'runEnrollBench', about: 'agent enrollment: token -> certificate -> first VL2 answered, vs an enrolled host\'s first VL2' },
   store: { module: './store.js', run: 'runStoreBench', about: 'store commits/s vs raw LevelDB' },
 };
 
