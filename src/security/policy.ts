@@ -52,6 +52,9 @@ interface Rule<M> {
    *  it is not the default one) refuses. */
   allow: (who: Identity, req: ReqOf<M>, facts: PolicyFacts) => Verdict;
   anonymous?: boolean;
+  /** Audited at debug instead of info: heartbeats, every few seconds from every host, change
+   *  nothing stored (they live in the controller's memory only). */
+  quietAudit?: boolean;
 }
 
 type AnyRule = Rule<{ req: { decode(...args: never[]): unknown } }>;
@@ -128,7 +131,7 @@ export const RULES: ReadonlyMap<string, AnyRule> = new Map<string, AnyRule>([
   // ---- nodes: administrators manage them; an agent registers and keeps alive its own ----
   rule(C.AddNode, { write: true, object: (r) => nodeT(r.name), allow: isAdmin }),
   rule(C.RegisterNode, { write: true, object: (r) => nodeT(r.name), allow: (w, r) => isAdmin(w) || nodeOf(w) === r.name }),
-  rule(C.Heartbeat, { write: true, object: (r) => nodeT(r.name), allow: (w, r) => isAdmin(w) || nodeOf(w) === r.name }),
+  rule(C.Heartbeat, { write: true, quietAudit: true, object: (r) => nodeT(r.name), allow: (w, r) => isAdmin(w) || nodeOf(w) === r.name }),
   rule(C.GetNode, {
     write: false, object: (r) => nodeT(r.name),
     allow: (w, r) => isAdmin(w) || w.kind === 'tenant' || nodeOf(w) === r.name,
@@ -270,7 +273,9 @@ export function authorizer(facts: PolicyFacts, logger: Logger): (peer: { princip
     const r = RULES.get(path);
     if (r?.write) {
       const t = targetOf(r, req);
-      audit.info({ identity: who ? identityUri(who) : '', method: methodName(path), object: t.text }, 'write');
+      const line = { identity: who ? identityUri(who) : '', method: methodName(path), object: t.text };
+      if (r.quietAudit) audit.debug(line, 'write');
+      else audit.info(line, 'write');
     }
   };
 }

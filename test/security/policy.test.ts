@@ -163,6 +163,7 @@ t.test('policy - the audit log has every allowed write and every denial, with th
   const hook = authorizer(facts, pino({ level: 'info' }, sink));
   hook({ principal: acme }, Controller.CreateNic.path, { tenant: 'acme', network: 'web', node: 'h1' });
   hook({ principal: acme }, Controller.GetNic.path, { id: 'nic-a' }); // a read: not audited
+  hook({ principal: h1 }, Controller.Heartbeat.path, { name: 'h1' }); // at debug only
   t.throws(() => hook({ principal: h1 }, Controller.MoveNic.path, { id: 'nic-a', node: 'h1' }));
   await new Promise((r) => setImmediate(r));
   t.equal(lines.length, 2);
