@@ -23,13 +23,15 @@ export interface ReplicaSecurity {
   stop(): void;
 }
 
-export async function replicaSecurity(o: { controller: string; name: string; token?: string; stateDir: string; logger: Logger }): Promise<ReplicaSecurity> {
+export async function replicaSecurity(o: { controller: string; name: string; token?: string; stateDir: string; logger: Logger;
+  /** Credentials named some other way (--credentials), when none are enrolled. */
+  fallback?: () => Promise<ClientTlsOptions | undefined> }): Promise<ReplicaSecurity> {
   await mkdir(o.stateDir, { recursive: true, mode: 0o700 });
   const member = await memberTls({ stateDir: o.stateDir, file: REPLICA_CREDENTIALS_FILE, server: o.controller,
     identity: { kind: 'replica', name: o.name }, role: vxfab.v1.Role.ROLE_LOOKUP_REPLICA, token: o.token, logger: o.logger });
-  if (member === undefined) return { replica: {}, server: () => ({}), closeRevoked: () => undefined, stop: () => undefined };
+  const tls = member?.tls ?? await o.fallback?.();
+  if (tls === undefined) return { replica: {}, server: () => ({}), closeRevoked: () => undefined, stop: () => undefined };
   const revocations = new RevocationList();
-  const tls = member.tls;
   return {
     replica: { tls, revocations },
     server: (src) => ({
@@ -43,6 +45,6 @@ export async function replicaSecurity(o: { controller: string; name: string; tok
       },
     }),
     closeRevoked: (server) => revocations.onRevoked((r) => { server.closeWhere((p) => p.serial === r.serial, `certificate ${r.serial} revoked`); }),
-    stop: member.stop,
+    stop: () => member?.stop(),
   };
 }

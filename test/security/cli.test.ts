@@ -1,13 +1,12 @@
-// `vxfab token create` and `vxfab credentials create` as a user runs them (child processes), against
-// an in-process vxfab serve that has a fabric CA (plain TCP on loopback here: the CLI's own TLS
-// options are the transport's; what is tested is what the commands send and write).
+// `vxfab token create` and `vxfab credentials create` as a user runs them (child processes, with the
+// administrator credentials file vxfab serve made), against an in-process secure vxfab serve.
 import t from 'tap';
 import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { startServe } from '../../src/cli/serve.js';
-import { FabricCa, certInfo } from '../../src/security/pki.js';
+import { certInfo } from '../../src/security/pki.js';
 import { readCredentials } from '../../src/security/credentials.js';
 import { parseToken } from '../../src/security/token.js';
 import { runCli } from '../helpers/serve-process.js';
@@ -15,10 +14,12 @@ import { runCli } from '../helpers/serve-process.js';
 t.test('cli - token create and credentials create', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'vxfab-seccli-'));
   t.teardown(() => rm(dir, { recursive: true, force: true }));
-  const ca = await FabricCa.create('cli fabric');
-  const running = await startServe({ listen: '127.0.0.1:0', dataDir: join(dir, 'data'), logger: pino({ level: 'silent' }), ca });
+  // A new data directory: serve makes its CA and the administrator's credentials file.
+  const running = await startServe({ listen: '127.0.0.1:0', dataDir: join(dir, 'data'), logger: pino({ level: 'silent' }) });
   t.teardown(() => running.close());
-  const server = ['--server', `127.0.0.1:${running.port}`];
+  const ca = running.ca!;
+  t.ok(running.adminCreated, 'admin credentials made');
+  const server = ['--server', `127.0.0.1:${running.port}`, '--credentials', running.adminCreated!];
 
   const tok = await runCli([...server, 'token', 'create', '--node', 'h1', '--ttl', '30m']);
   t.equal(tok.code, 0, tok.stderr);

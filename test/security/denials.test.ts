@@ -9,7 +9,7 @@ import { Controller, Lookup } from '../../src/wire/gen/services.js';
 import type { RpcClient } from '../../src/wire/transport/client.js';
 import { collect } from '../../src/wire/transport/collect.js';
 import { FabricCa, caFingerprint } from '../../src/security/pki.js';
-import { issueCredentials } from '../../src/security/credentials.js';
+import { issueCredentials } from '../../src/security/pki.js';
 import { HOUR, secureFabric } from './fabric.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

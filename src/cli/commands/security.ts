@@ -5,7 +5,6 @@ import { access } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { identityUri, type Identity } from '../../model/identity.js';
 import { validateName } from '../../model/names.js';
-import { makeCsr, newKeyPair } from '../../security/pki.js';
 import { writeCredentials } from '../../security/credentials.js';
 import { vxfab } from '../../wire/gen/proto.js';
 import { Controller } from '../../wire/gen/services.js';
@@ -44,6 +43,8 @@ export function securityCommands(program: Command, run: Runner): void {
         : { kind: 'admin', name: validateName(o.name ?? 'admin', 'name') };
       const ttlMs = o.ttl === undefined ? 0 : parseDuration('--ttl', o.ttl);
       if (await access(o.out).then(() => true, () => false)) throw new UsageError(`--out "${o.out}": the file exists; remove it or choose another`);
+      // Loaded only here: the X.509 library would cost every other command's start.
+      const { makeCsr, newKeyPair } = await import('../../security/pki.js');
       const keys = await newKeyPair();
       const csrPem = await makeCsr(keys.keyPem, who);
       const client = await ctx.connect();
