@@ -19,6 +19,7 @@ const BENCHES: Record<string, Entry> = {
   sim: { module: './sim.js', run: 'runSimBench', about: 'topology simulation at 100, 300 and 1,000 hosts', script: true },
   wire: { module: './wire.js', run: 'runWireBench', about: 'RPC transport vs a raw framed echo' },
   'wire-fuzz': { module: './wire-fuzz.js', run: 'runWireFuzzBench', about: '1M malformed/mutated frames vs 1M valid ones against a server: frames/s, crashes, RSS' },
+  enroll: { module: './enroll.js', run: 'runEnrollBench', about: 'agent enrollment: token -> certificate -> first VL2 answered, vs an enrolled host\'s first VL2' },
   store: { module: './store.js', run: 'runStoreBench', about: 'store commits/s vs raw LevelDB' },
 };
 

@@ -8,6 +8,7 @@ import { networkFrom, nicFrom } from '../wire/objects.js';
 import { vxfab } from '../wire/gen/proto.js';
 import { Controller, Lookup } from '../wire/gen/services.js';
 import { RpcClient } from '../wire/transport/client.js';
+import type { ClientTlsOptions } from '../wire/transport/tls.js';
 import { collect } from '../wire/transport/collect.js';
 import type {
   ControllerPort, EndpointLocation, FloodTarget, LookupConnection, LookupDialer, LookupEvent, LookupEventKind,
@@ -109,6 +110,8 @@ export interface RpcLookupDialerOptions {
   /** Per-call and connect timeout. Default 10000 ms. */
   timeoutMs?: number;
   logger?: Logger;
+  /** Mutual TLS with the node's certificate (read at each dial, so a renewed one is used). */
+  tls?: ClientTlsOptions;
 }
 
 export function rpcLookupDialer(options: RpcLookupDialerOptions): LookupDialer {
@@ -117,6 +120,7 @@ export function rpcLookupDialer(options: RpcLookupDialerOptions): LookupDialer {
       address, role: vxfab.v1.Role.ROLE_AGENT, identity: options.identity,
       timeoutMs: options.timeoutMs ?? CALL_TIMEOUT_MS, reconnect: false, failFast: true,
       ...(options.logger ? { logger: options.logger } : {}),
+      ...(options.tls ? { tls: options.tls } : {}),
     });
     try {
       await client.connect();

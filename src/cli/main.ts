@@ -12,6 +12,7 @@ import { agentCommands } from './commands/agent.js';
 import { endpointCommands } from './commands/endpoint.js';
 import { topologyCommands } from './commands/topology.js';
 import { lookupCommands } from './commands/lookup.js';
+import { securityCommands } from './commands/security.js';
 
 export function buildProgram(): Command {
   const program = new Command();
@@ -20,6 +21,7 @@ export function buildProgram(): Command {
     .description('vxfab: tenant L2 networks over a routed underlay with Linux VXLAN')
     .option('--server <host:port>', 'controller or lookup server (env VXFAB_SERVER, default 127.0.0.1:4800)')
     .option('-o, --output <format>', 'table or json', 'table')
+    .option('--credentials <file>', 'certificate, key and fabric CA in one PEM file (env VXFAB_CREDENTIALS, default ./vxfab-data/admin.credentials when it exists)')
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
   const run = makeRunner(program);
@@ -32,6 +34,7 @@ export function buildProgram(): Command {
   endpointCommands(program, run);
   topologyCommands(program);
   lookupCommands(program, run);
+  securityCommands(program, run);
   // Commander's own parse errors are usage errors; every subcommand inherits the override.
   for (const cmd of program.commands) cmd.exitOverride();
   return program;

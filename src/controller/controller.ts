@@ -52,9 +52,18 @@ export interface ControllerOptions extends StateOptions {
 const put = (key: string, value: Uint8Array): StoreOp => ({ type: 'put', key, value });
 const del = (key: string): StoreOp => ({ type: 'del', key });
 
+/** What else a node's deletion does: the security service revokes the node's certificates in the
+ *  same batch (deleteOps) and closes its connections once it is committed (deleted). */
+export interface NodeDeleteHooks {
+  deleteOps?: (name: string) => StoreOp[];
+  deleted?: (name: string) => void;
+}
+
 export class Controller {
-  private readonly committer: GroupCommitter;
+  /** The store's only writer; other controller-side services (security-service.ts) write through it. */
+  readonly committer: GroupCommitter;
   private readonly writes: MutationExecutor;
+  nodeDeleteHooks: NodeDeleteHooks = {};
 
   private constructor(readonly store: Store, readonly state: FabricState, log: Logger) {
     this.committer = new GroupCommitter(store);
@@ -279,8 +288,9 @@ export class Controller {
     return [...this.state.nodes.values()].sort((a, b) => a.name.localeCompare(b.name));
   }
 
-  deleteNode(name: string): Promise<void> {
-    return this.writes.run((m) => {
+  async deleteNode(name: string): Promise<void> {
+    const hooks = this.nodeDeleteHooks;
+    await this.writes.run((m) => {
       m.own(nodeKey(name));
       const node = this.getNode(name, 'name');
       // A NIC moving away still counts here until its move is durable.
@@ -291,8 +301,10 @@ export class Controller {
           { field: 'name', value: name });
       }
       m.release(() => this.state.removeNode(node));
-      return { ops: () => [del(nodeKey(name))], result: undefined };
+      // The node's certificates are revoked in the same batch (security-service.ts).
+      return { ops: () => [del(nodeKey(name)), ...(hooks.deleteOps?.(name) ?? [])], result: undefined };
     });
+    hooks.deleted?.(name);
   }
 
   // ---- NICs ----

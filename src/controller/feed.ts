@@ -21,6 +21,7 @@ import type { Change, Store } from '../store/store.js';
 import { VxfabError } from '../model/errors.js';
 import { vxfab } from '../wire/gen/proto.js';
 import { checkFitsFrame, encodedSizeBound, STREAM_PAGE_BYTES } from '../model/limits.js';
+import { isControllerOnlyKey } from '../model/keys.js';
 
 const SNAPSHOT_PAGE = 1000;
 const CATCH_UP_PAGE = 1000;
@@ -29,10 +30,16 @@ export const WATCH_QUEUE_LIMIT = 10_000;
 
 type KeyChange = vxfab.v1.IKeyChange;
 
+/** A batch's changes as the feed sends them: without the keys that stay on the controller (token
+ *  hashes, the issued-certificate list). A batch of only those still goes out, empty, so that a
+ *  replica's revision keeps step with the store's. */
 export function toKeyChanges(change: Change): KeyChange[] {
-  return change.ops.map((op) => (op.type === 'put'
-    ? { key: op.key, value: op.value }
-    : { key: op.key, deleted: true }));
+  const out: KeyChange[] = [];
+  for (const op of change.ops) {
+    if (isControllerOnlyKey(op.key)) continue;
+    out.push(op.type === 'put' ? { key: op.key, value: op.value } : { key: op.key, deleted: true });
+  }
+  return out;
 }
 
 /** encodedSizeBound of a KeyChange, without walking it. */
@@ -67,6 +74,7 @@ async function snapshot(store: Store, ctx: StreamContext): Promise<void> {
   let bytes = 0;
   for await (const [key, value] of store.scan('')) {
     if (ctx.closed) return;
+    if (isControllerOnlyKey(key)) continue;
     const change = { key, value };
     const n = changeBytes(change);
     checkFitsFrame(n, () => `key ${key}`);

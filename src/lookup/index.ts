@@ -467,6 +467,13 @@ export class LookupIndex {
     return { mac: formatMac(this.macHiCol[slot], this.macLoCol[slot]), underlay: m.underlay, port: m.port, node: m.node };
   }
 
+  /** Whether a NIC of vnid is placed on the node named `node` (present or not): what the
+   *  authorization policy asks before it lets an agent look up or subscribe to a vnid. */
+  carries(node: string, vnid: number): boolean {
+    const idx = this.nodes.indexOf(node);
+    return idx >= 0 && this.vnidStates.get(vnid)?.perNode.has(idx) === true;
+  }
+
   /** The hosts carrying at least one visible NIC of vnid, sorted by node name. */
   flood(vnid: number): FloodMemberInfo[] {
     checkVnid(vnid);

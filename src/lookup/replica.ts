@@ -16,6 +16,8 @@ import { Controller } from '../wire/gen/services.js';
 import { RpcClient, type StreamCall } from '../wire/transport/client.js';
 import type { BackoffOptions } from '../wire/transport/backoff.js';
 import { LookupIndex } from './index.js';
+import type { RevocationList } from '../security/revocations.js';
+import type { ClientTlsOptions } from '../wire/transport/tls.js';
 import type { LookupSource } from './service.js';
 import { SubscriptionHub, type SubscriptionHubOptions } from './subscriptions.js';
 
@@ -30,6 +32,12 @@ export interface LookupReplicaOptions {
   /** Redial backoff (default the client's: 100 ms … 10 s, jittered). */
   reconnect?: BackoffOptions;
   logger?: Logger;
+  /** Mutual TLS to the controller with this replica's certificate (read at each redial). */
+  tls?: ClientTlsOptions;
+  /** Fed every revocation record of the feed (snapshot and watch), so that this replica's own
+   *  server refuses revoked certificates too. Revocations are only ever added: a snapshot adds
+   *  what it holds and clears nothing, so no revoked certificate is let in during a reload. */
+  revocations?: RevocationList;
 }
 
 export type ReplicaState = 'loading' | 'following' | 'disconnected' | 'closed';
@@ -55,6 +63,7 @@ export class LookupReplica implements LookupSource {
     this.client = new RpcClient({
       address: options.controller, role: vxfab.v1.Role.ROLE_LOOKUP_REPLICA, identity: options.identity ?? 'lookup-replica',
       reconnect: options.reconnect ?? {}, logger: this.log,
+      ...(options.tls ? { tls: options.tls } : {}),
     });
   }
 
@@ -123,6 +132,7 @@ export class LookupReplica implements LookupSource {
     await this.consume(this.client.stream(Controller.Snapshot, {}, (page) => {
       revision = Number(page.revision);
       next.loadSnapshotPage(page.changes as vxfab.v1.KeyChange[]);
+      this.noteRevocations(page.changes as vxfab.v1.KeyChange[]);
       if (page.last) last = true;
     }));
     if (!last) throw new VxfabError('UNAVAILABLE', 'snapshot ended without its last page');
@@ -139,10 +149,17 @@ export class LookupReplica implements LookupSource {
     }
   }
 
+  private noteRevocations(changes: vxfab.v1.KeyChange[]): void {
+    const list = this.options.revocations;
+    if (list === undefined) return;
+    for (const c of changes) if (!c.deleted) list.apply(c);
+  }
+
   /** Follows Watch from the index's revision until the stream ends or fails. */
   private watch(): Promise<void> {
     return this.consume(this.client.stream(Controller.Watch, { afterRevision: this.index.revision }, (batch) => {
       const revision = Number(batch.revision);
+      this.noteRevocations(batch.changes as vxfab.v1.KeyChange[]);
       const events = this.index.apply(revision, batch.changes as vxfab.v1.KeyChange[]);
       this.hub.publish(revision, events);
     }));

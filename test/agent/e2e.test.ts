@@ -97,21 +97,36 @@ async function scenario(t: Test, mode: 'push' | 'on-demand'): Promise<void> {
   }
 
   // --- control plane ---
-  const serve = await spawnIn(t, hostNs.ctl!, [process.execPath, CLI, 'serve', '--listen', `${CTL}:4800`, '--data', join(tmp, 'data'), '--log-level', 'warn'], /listening/);
-  const startReplica = (): Promise<Proc> => spawnIn(t, hostNs.ctl!, [process.execPath, CLI, 'lookup', 'serve', '--controller', `${CTL}:4800`,
-    '--listen', `${CTL}:4801`, '--log-level', 'warn'], /listening/);
-  let replica = await startReplica();
-  t.ok(serve && replica, 'serve and lookup replica running in the controller namespace');
+  const data = join(tmp, 'data');
+  const serve = await spawnIn(t, hostNs.ctl!, [process.execPath, CLI, 'serve', '--listen', `${CTL}:4800`, '--data', data, '--log-level', 'warn'], /listening/);
+  // Every connection is mutual TLS. The replica and the hosts enroll with one-time tokens
+  // (`vxfab token create`, then --join), as an operator would set them up; later starts reuse the
+  // credentials they stored in their state directories.
+  const creds: Record<string, string> = { ctl: join(data, 'admin.credentials') };
   const cli = async (args: string[]): Promise<Record<string, unknown>> => {
-    const r = await execIn(hostNs.ctl!, [process.execPath, CLI, '--server', `${CTL}:4800`, '-o', 'json', ...args]);
+    const r = await execIn(hostNs.ctl!, [process.execPath, CLI, '--server', `${CTL}:4800`, '--credentials', creds.ctl!, '-o', 'json', ...args]);
     if (r.code !== 0) throw new Error(`vxfab ${args.join(' ')}: ${r.stderr}`);
     return JSON.parse(r.stdout) as Record<string, unknown>;
   };
+  const replicaState = join(tmp, 'state-replica');
+  const replicaToken = String((await cli(['token', 'create', '--replica', 'lookup-replica'])).token);
+  let replicaJoined = false;
+  const startReplica = (): Promise<Proc> => {
+    const join = replicaJoined ? [] : ['--join', replicaToken];
+    replicaJoined = true;
+    return spawnIn(t, hostNs.ctl!, [process.execPath, CLI, 'lookup', 'serve', '--identity', 'lookup-replica', ...join, '--state-dir', replicaState,
+      '--controller', `${CTL}:4800`, '--listen', `${CTL}:4801`, '--log-level', 'warn'], /listening/);
+  };
+  let replica = await startReplica();
+  t.ok(serve && replica, 'serve and lookup replica running in the controller namespace');
 
   const agents: Record<string, Proc> = {};
   const stateDir = (h: string): string => join(tmp, `state-${h}`);
   const startAgent = async (h: string): Promise<void> => {
-    agents[h] = await spawnIn(t, hostNs[h]!, [process.execPath, CLI, '--server', `${CTL}:4800`, 'agent', '--node', h, '--underlay', underlay[h]!,
+    // The first start enrolls; a restart finds its credentials in --state-dir.
+    const join = creds[h] === undefined ? ['--join', String((await cli(['token', 'create', '--node', h])).token)] : [];
+    creds[h] = `${stateDir(h)}/node.credentials`;
+    agents[h] = await spawnIn(t, hostNs[h]!, [process.execPath, CLI, '--server', `${CTL}:4800`, 'agent', ...join, '--node', h, '--underlay', underlay[h]!,
       '--underlay-dev', 'ul0', '--lookup', `${CTL}:4801`, '--mode', mode, '--state-dir', stateDir(h), '--log-level', 'warn',
       '--poll-interval', '1000', '--reconcile-interval', '3000'], /agent running/);
   };
@@ -142,7 +157,7 @@ async function scenario(t: Test, mode: 'push' | 'on-demand'): Promise<void> {
     eps.push({ key, tenant, host, ip: `100.64.1.${last}`, ip6, mac: String(nic.mac), id: String(nic.id), ns, vnid: tenant === 't1' ? 101 : 102 });
   }
   const attach = async (ep: Ep): Promise<void> => {
-    const r = await execIn(hostNs[ep.host]!, [process.execPath, CLI, '--server', `${CTL}:4800`, 'endpoint', 'attach', '--nic', ep.id, '--netns', ep.ns,
+    const r = await execIn(hostNs[ep.host]!, [process.execPath, CLI, '--server', `${CTL}:4800`, '--credentials', creds[ep.host]!, 'endpoint', 'attach', '--nic', ep.id, '--netns', ep.ns,
       '--state-dir', stateDir(ep.host)]);
     if (r.code !== 0) throw new Error(`attach ${ep.key} on ${ep.host}: ${r.stderr}`);
   };

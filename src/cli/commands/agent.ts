@@ -16,6 +16,10 @@ import { UsageError, EXIT, exitCodeFor } from '../exit-codes.js';
 import { Output } from '../output.js';
 import { parseIntOption } from '../parse.js';
 import { errorText } from '../runner.js';
+import { clientTls, credentialsFile } from '../credentials.js';
+
+/** The node's credentials file in --state-dir (certificate, key, CA; 0600). */
+export const NODE_CREDENTIALS_FILE = 'node.credentials';
 
 export const DEFAULT_STATE_DIR = '/run/vxfab';
 
@@ -30,6 +34,7 @@ interface AgentCliOptions {
   pollInterval: string;
   reconcileInterval: string;
   cacheTtl: string;
+  join?: string;
 }
 
 function parseMode(text: string): AgentMode {
@@ -55,6 +60,7 @@ export function agentCommands(program: Command): void {
     .option('--poll-interval <ms>', 'NIC list poll interval', '5000')
     .option('--reconcile-interval <ms>', 'full kernel reconcile interval (0: only at start)', '30000')
     .option('--cache-ttl <ms>', 'on-demand: lifetime of a resolved entry', '300000')
+    .option('--join <token>', 'enroll with this one-time token (vxfab token create --node NAME); the certificate is kept in --state-dir')
     .action(async (o: AgentCliOptions) => {
       try {
         await runAgent(o, program.opts<GlobalOptions>());
@@ -92,19 +98,29 @@ async function runAgent(o: AgentCliOptions, global: GlobalOptions): Promise<void
   // Before anything is written (or the kernel touched): one agent per state directory.
   const lock = await lockStateDir(o.stateDir);
   try {
-    await runLocked(o, mode, underlay, server, lookups);
+    await runLocked(o, mode, underlay, server, lookups, global);
   } finally {
     await lock.release();
   }
 }
 
-async function runLocked(o: AgentCliOptions, mode: AgentMode, underlay: string, server: string, lookups: string[]): Promise<void> {
+async function runLocked(o: AgentCliOptions, mode: AgentMode, underlay: string, server: string, lookups: string[], global: GlobalOptions): Promise<void> {
   const log = pino({ name: 'vxfab-agent', level: o.logLevel });
+  // Mutual TLS with the node's own certificate: enrolled with --join, or as stored in --state-dir;
+  // else credentials named explicitly (--credentials, VXFAB_CREDENTIALS: an agent never falls back
+  // to the administrator's file); else plain TCP (an --insecure server).
+  await mkdir(o.stateDir, { recursive: true });
+  // Loaded only here: the X.509 library would cost every other command's start.
+  const { memberTls } = await import('../../security/enroll.js');
+  const member = await memberTls({ stateDir: o.stateDir, file: NODE_CREDENTIALS_FILE, server, identity: { kind: 'node', node: o.node },
+    role: vxfab.v1.Role.ROLE_AGENT, token: o.join, logger: log });
+  const tls = member?.tls ?? await clientTls(credentialsFile(global, false));
   const dp = new LinuxDataPlane({ logger: log });
-  const client = new RpcClient({ address: server, role: vxfab.v1.Role.ROLE_AGENT, identity: o.node, timeoutMs: 10_000, logger: log });
+  const client = new RpcClient({ address: server, role: vxfab.v1.Role.ROLE_AGENT, identity: o.node, timeoutMs: 10_000, logger: log,
+    ...(tls ? { tls } : {}) });
   const agent = new Agent({
     node: o.node, underlay, mode, dataPlane: dp, controller: rpcControllerPort(client), lookups,
-    dialLookup: rpcLookupDialer({ identity: o.node, logger: log }), logger: log,
+    dialLookup: rpcLookupDialer({ identity: o.node, logger: log, ...(tls ? { tls } : {}) }), logger: log,
     ...(o.underlayDev ? { underlayDev: o.underlayDev } : {}),
     nicPollMs: parseIntOption('--poll-interval', o.pollInterval),
     reconcileMs: parseIntOption('--reconcile-interval', o.reconcileInterval),
@@ -120,6 +136,7 @@ async function runLocked(o: AgentCliOptions, mode: AgentMode, underlay: string, 
     const stop = (signal: string): void => {
       log.info({ signal }, 'shutting down (kernel state stays)');
       clearTimeout(first);
+      member?.stop();
       void Promise.all([control.close(), agent.close()]).then(() => Promise.all([dp.close(), client.close()])).then(() => resolve(), () => resolve());
     };
     process.once('SIGTERM', () => stop('SIGTERM'));
