@@ -46,7 +46,7 @@ function notFoundVl2(vnid: number, mac: string): VxfabError {
 export function registerLookup(server: RpcServer, src: LookupSource, options: LookupServiceOptions = {}): void {
   const log = (options.logger ?? pino({ level: 'silent' })).child({ module: 'lookup-service' });
 
-  server.handleRawSpan(Lookup.Vl2.path, (buf, start, end) => {
+  server.handleRawSpan(Lookup.Vl2, (buf, start, end) => {
     const index = src.index;
     if (readVl2Request(buf, start, end)) {
       const node = index.vl2NodeParsed(vl2Parsed.vnid, vl2Parsed.hi, vl2Parsed.lo);

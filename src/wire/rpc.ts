@@ -1,5 +1,6 @@
 // The shapes the transport and its users agree on. Method descriptors come from the generated
 // service tables (src/wire/gen/services.ts): `Lookup.Vl2`, `Controller.CreateNic`, …
+import type { Identity } from '../model/identity.js';
 
 /** A generated protobufjs message class, as far as the transport needs it. */
 export interface MessageClass<T> {
@@ -28,9 +29,17 @@ export type ResOf<M> = M extends { res: { decode(...args: never[]): infer Res } 
 export type ReqInit<M> = M extends { req: { create(p?: infer P): unknown } } ? P : never;
 
 export interface PeerInfo {
+  /** What the peer said it is in its hello (vxfab.v1.Role): informative, not authenticated. */
   role: number;
+  /** The name the peer gave in its hello: informative, not authenticated. */
   identity: string;
   remote: string;
+  /** Who the peer proved to be: its verified client certificate's identity (TLS), the
+   *  administrator on an insecure (plain TCP) server, undefined for a TLS client without a valid
+   *  certificate (it reaches only the server's anonymous methods). */
+  principal?: Identity;
+  /** The serial of the peer's verified certificate (lowercase hex, pki.normalizeSerial). */
+  serial?: string;
 }
 
 export interface CallContext {

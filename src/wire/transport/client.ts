@@ -24,6 +24,7 @@ import { FrameWriter } from './frame-writer.js';
 import { defaultLogger } from './log.js';
 import { PendingCall, PendingTable } from './pending.js';
 import { runningTimeout } from './running-clock.js';
+import { connectTls, tlsError, type ClientTlsOptions } from './tls.js';
 
 const K = vxfab.v1.FrameKind;
 
@@ -49,6 +50,9 @@ export interface RpcClientOptions {
   localAddress?: string;
   /** The protocol version sent in hello. Only for testing version negotiation. */
   protocolVersion?: number;
+  /** Mutual TLS 1.3 (tls.ts): the server must hold a server or replica certificate of caPem's CA;
+   *  `credentials` are this client's certificate (none while enrolling). Without it: plain TCP. */
+  tls?: ClientTlsOptions;
 }
 
 export interface CallOptions {
@@ -304,9 +308,20 @@ export class RpcClient extends EventEmitter<RpcClientEvents> {
     // Reads land in slabs (slab-reads.ts): no ArrayBuffer per read for the GC to free. A chunk
     // is read over by the next read unless onData, onLite or the frame visitor kept it.
     const reads = new SlabReads();
-    reads.recycles = true;
-    const socket = netConnect({ host: this.target.host, port: this.target.port, noDelay: true, onread: reads.options,
-      ...(this.options.localAddress !== undefined ? { localAddress: this.options.localAddress } : {}) });
+    const tls = this.options.tls;
+    const local = this.options.localAddress !== undefined ? { localAddress: this.options.localAddress } : {};
+    let socket: Socket;
+    if (tls === undefined) {
+      reads.recycles = true;
+      socket = netConnect({ host: this.target.host, port: this.target.port, noDelay: true, onread: reads.options, ...local });
+    } else {
+      // TLS sockets take no onread: each decrypted chunk comes fresh in a 'data' event.
+      socket = connectTls(this.target.host, this.target.port, tls, this.options.localAddress);
+      socket.on('data', (chunk: Buffer) => {
+        reads.reads++;
+        reads.sink(chunk);
+      });
+    }
     const conn = new Conn(socket, reads, this.options.maxFrameBytes);
     conn.visitor = {
       lite: (f) => {
@@ -334,8 +349,8 @@ export class RpcClient extends EventEmitter<RpcClientEvents> {
         { field: 'address', value: this.address });
       socket.destroy();
     }, this.timeoutMs);
-    socket.once('connect', () => {
-      socket.setNoDelay(true);
+    socket.once('connect', () => socket.setNoDelay(true));
+    socket.once(tls === undefined ? 'connect' : 'secureConnect', () => {
       conn.out.write({ kind: K.HELLO, hello: {
         protocolVersion: this.options.protocolVersion ?? PROTOCOL_VERSION,
         role: this.options.role,
@@ -349,6 +364,13 @@ export class RpcClient extends EventEmitter<RpcClientEvents> {
       if (conn.ready) cancelHelloTimer();
     };
     socket.on('error', (e) => {
+      if (tls !== undefined && !conn.ready) {
+        // A server we do not trust is not worth waiting for: its refusal fails waiting calls.
+        const err = tlsError(this.address, e);
+        conn.refused ||= err.code === 'PERMISSION_DENIED';
+        conn.error ??= err;
+        return;
+      }
       conn.error ??= new VxfabError('UNAVAILABLE', `connection to ${this.address} failed: ${e.message}`,
         { field: 'address', value: this.address, cause: e });
     });

@@ -18,6 +18,12 @@
 // frameTimeoutMs, and a connection with nothing running is closed after idleTimeoutMs without a
 // frame. The per-chunk cost is a few comparisons: times come from the server's sweep, which
 // turns what onData noted (flags) into times and checks them for every connection at once.
+//
+// Access (server.ts Authorize, tls.ts): a TLS connection whose client proved no identity may call
+// only the server's anonymous methods; every other call is answered PERMISSION_DENIED before its
+// body is decoded. A connection with an identity has each call checked by the server's authorize
+// before the handler runs. On a plain server with no authorize (tests, --insecure) the guard is
+// one false branch per request.
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import { VxfabError } from '../../model/errors.js';
@@ -29,7 +35,8 @@ import type { CallContext, MethodDesc, PeerInfo, StreamContext } from '../rpc.js
 import { PROTOCOL_VERSION } from '../version.js';
 import { FrameWriter } from './frame-writer.js';
 import type { SlabReads } from './slab-reads.js';
-import type { RpcServer } from './server.js';
+import type { Authorize, RpcServer } from './server.js';
+import { INSECURE_PRINCIPAL, type Verified } from './tls.js';
 
 const K = vxfab.v1.FrameKind;
 const CODE = vxfab.v1.ErrorCode;
@@ -41,6 +48,8 @@ const LINGER_MS = 2000;
 /** Why reads are stopped (bits of ServerConnection.stopped). */
 const STOP_OUTPUT = 1;
 const STOP_CALLS = 2;
+/** setTimeout's longest delay; a certificate's expiry further off is waited for in steps. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 export interface Route {
   kind: 'unary' | 'stream' | 'raw' | 'span';
@@ -81,8 +90,17 @@ export class ServerConnection {
   readonly peer: PeerInfo;
   /** The context of every unary call on this connection: it only carries the peer. */
   readonly ctx: CallContext;
+  /** A TLS client without a valid certificate: only anonymous methods; why, for its refusals. */
+  private readonly anonymous: string | undefined;
+  private readonly authorize: Authorize | undefined;
+  /** Some check applies to this connection's calls (the hot path's one branch). */
+  private readonly guarded: boolean;
+  /** Raw routes decode their request for authorize (node and tenant principals). */
+  private readonly decodeForAuth: boolean;
+  private expiryTimer: NodeJS.Timeout | undefined;
 
-  constructor(private readonly server: RpcServer, readonly socket: Socket, readonly reads: SlabReads) {
+  /** `verified` is what the TLS handshake proved; undefined on a plain (insecure) server. */
+  constructor(private readonly server: RpcServer, readonly socket: Socket, readonly reads: SlabReads, verified?: Verified) {
     const remote = `${socket.remoteAddress}:${socket.remotePort}`;
     this.log = server.log.child({ remote });
     this.decoder = new FrameDecoder({ maxFrameBytes: server.maxFrameBytes });
@@ -90,6 +108,19 @@ export class ServerConnection {
     this.out.backlogLimit = server.limits.maxOutputBytes;
     this.out.onBacklog = () => this.stopReading(STOP_OUTPUT);
     this.peer = { role: 0, identity: '', remote };
+    if (verified === undefined) {
+      this.peer.principal = INSECURE_PRINCIPAL;
+    } else if (verified.principal === undefined) {
+      this.anonymous = verified.reason;
+    } else {
+      this.peer.principal = verified.principal;
+      this.peer.serial = verified.serial;
+      this.expireAt(verified.notAfter);
+    }
+    this.authorize = server.authorize;
+    this.guarded = this.anonymous !== undefined || this.authorize !== undefined;
+    const kind = this.peer.principal?.kind;
+    this.decodeForAuth = this.authorize !== undefined && (kind === 'node' || kind === 'tenant');
     this.ctx = { peer: this.peer };
     this.visitor = { lite: (f) => this.onLite(f), frame: (f) => this.onFrame(f) };
     socket.setNoDelay(true);
@@ -108,6 +139,34 @@ export class ServerConnection {
     this.helloTimer.unref();
     this.lastHeardAt = server.now;
     this.log.debug('accepted');
+  }
+
+  /** True once the connection is closing or closed. */
+  get closed(): boolean {
+    return this.closing;
+  }
+
+  /** A connection lives no longer than the certificate it was opened with. */
+  private expireAt(notAfter: number): void {
+    const left = notAfter - Date.now();
+    this.expiryTimer = setTimeout(() => {
+      if (Date.now() >= notAfter) this.expel('client certificate expired');
+      else this.expireAt(notAfter);
+    }, Math.max(0, Math.min(left, MAX_TIMER_MS)));
+    this.expiryTimer.unref();
+  }
+
+  /** Ends the connection for a reason of access (revoked, expired): one PERMISSION_DENIED frame,
+   *  streams told at once, the socket closed. */
+  expel(why: string): void {
+    if (this.closing) return;
+    this.log.info({ principal: this.peer.principal, why }, 'closing connection');
+    this.out.write({ kind: K.REPLY, id: 0, error: toWireErrorOrInternal(
+      new VxfabError('PERMISSION_DENIED', `connection closed: ${why}`, { field: 'certificate', value: this.peer.serial ?? '' }), 'connection') });
+    this.closeSoon();
+    const streams = [...this.streams.values()];
+    this.streams.clear();
+    for (const st of streams) st.close();
   }
 
   /** Slabs this connection's writes have used (frame-writer.ts). */
@@ -352,6 +411,8 @@ export class ServerConnection {
 
   private dispatch(id: number, route: Route, body: Uint8Array): void {
     this.reads.keep(); // handlers may keep the body, or bytes fields decoded from it
+    if (this.anonymous !== undefined && (route.kind === 'unary' || route.kind === 'stream') &&
+      !this.admit(id, route, body, 0, body.length)) return;
     if (route.kind === 'raw') {
       this.runRaw(id, route, body);
       return;
@@ -372,8 +433,49 @@ export class ServerConnection {
       else this.replyError(id, bad);
       return;
     }
+    if (this.authorize !== undefined && !this.authorized(id, route, req)) return;
     if (route.kind === 'stream') this.runStream(id, route, req);
     else this.runUnary(id, route, req);
+  }
+
+  /** The access check every request passes before its handler: false when it was refused (and
+   *  answered). For raw routes the request is decoded only when the principal needs it. */
+  private admit(id: number, route: Route, buf: Uint8Array, start: number, end: number): boolean {
+    if (this.anonymous !== undefined) {
+      if (this.server.tls?.anonymousMethods.has(route.path)) return true; // no identity to authorize
+      this.deny(id, route, new VxfabError('PERMISSION_DENIED',
+        `${route.path} needs a client certificate of this fabric (${this.anonymous})`, { field: 'certificate', value: this.anonymous }));
+      return false;
+    }
+    if (this.authorize === undefined || route.kind === 'unary' || route.kind === 'stream') return true; // checked once decoded
+    let req: unknown;
+    if (this.decodeForAuth && route.desc !== undefined) {
+      try {
+        req = route.desc.req.decode(buf.subarray(start, end));
+      } catch (e) {
+        this.deny(id, route, new VxfabError('INVALID_ARGUMENT', `request body of ${route.path} does not decode: ${(e as Error).message}`,
+          { field: 'body', value: `${end - start} bytes`, cause: e }));
+        return false;
+      }
+    }
+    return this.authorized(id, route, req);
+  }
+
+  private authorized(id: number, route: Route, req: unknown): boolean {
+    try {
+      this.authorize!(this.peer, route.path, req);
+      return true;
+    } catch (e) {
+      this.deny(id, route, e);
+      return false;
+    }
+  }
+
+  /** Answers a refused request: a stream's STREAM_END, any other method's REPLY. */
+  private deny(id: number, route: Route, e: unknown): void {
+    if (!(e instanceof VxfabError)) this.log.error({ err: e, method: route.path }, 'authorize failed');
+    if (route.kind === 'stream') this.out.write({ kind: K.STREAM_END, id, error: toWireErrorOrInternal(e, route.path) });
+    else this.replyError(id, e, route.path);
   }
 
   private runUnary(id: number, route: Route, req: unknown): void {
@@ -399,6 +501,7 @@ export class ServerConnection {
   }
 
   private runRaw(id: number, route: Route, body: Uint8Array): void {
+    if (this.guarded && !this.admit(id, route, body, 0, body.length)) return;
     let result: unknown;
     try {
       result = (route.fn as RawFn)(body, this.ctx);
@@ -410,6 +513,7 @@ export class ServerConnection {
   }
 
   private runSpan(id: number, route: Route, buf: Uint8Array, start: number, end: number): void {
+    if (this.guarded && !this.admit(id, route, buf, start, end)) return;
     let result: unknown;
     try {
       result = (route.fn as SpanFn)(buf, start, end, this.ctx);
@@ -522,6 +626,7 @@ export class ServerConnection {
   private onClose(): void {
     this.closing = true;
     clearTimeout(this.helloTimer);
+    clearTimeout(this.expiryTimer);
     const streams = [...this.streams.values()];
     this.streams.clear();
     for (const s of streams) s.close();

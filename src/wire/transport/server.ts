@@ -1,17 +1,21 @@
 // The answering side of vxfab connections: a TCP listener, a table of method handlers, and one
 // ServerConnection per accepted socket. Several services (controller and lookup) register on one
-// server and share its port.
+// server and share its port. With `tls` set, every connection is mutual TLS 1.3 (tls.ts), and
+// `authorize` is asked before every handler runs.
 import { createServer, type Server, type Socket } from 'node:net';
+import type { TLSSocket } from 'node:tls';
 import type { Logger } from 'pino';
 import { VxfabError } from '../../model/errors.js';
 import { DEFAULT_MAX_FRAME_BYTES } from '../frame-decoder.js';
-import type { CallContext, MethodDesc, ReqOf, ResOf, StreamContext } from '../rpc.js';
+import type { CallContext, MethodDesc, PeerInfo, ReqOf, ResOf, StreamContext } from '../rpc.js';
 import { defaultLogger } from './log.js';
 import { encodeFrame } from '../frame-encoder.js';
 import { vxfab } from '../gen/proto.js';
 import { capBelowFdLimit, checkLimit, DEFAULT_LIMITS, LogLimiter, openFileLimit, peerKey, type ConnectionLimits } from './limits.js';
 import { adoptWithSlabReads, SlabReads } from './slab-reads.js';
 import { ServerConnection, type Route } from './server-connection.js';
+import { TlsAcceptor, type ServerTlsOptions } from './tls.js';
+export { INSECURE_PRINCIPAL } from './tls.js';
 
 /** A unary handler: returns the reply (properties or message), or throws a VxfabError. */
 export type UnaryHandler<M> = (req: ReqOf<M>, ctx: CallContext) => ResInit<M> | Promise<ResInit<M>>;
@@ -22,6 +26,17 @@ export type RawHandler = (body: Uint8Array, ctx: CallContext) => Uint8Array | Pr
 /** A raw handler that reads the request body in place: bytes [start, end) of `buf` (valid during
  *  the call only), so that the hot path makes no view object per request. */
 export type RawSpanHandler = (buf: Uint8Array, start: number, end: number, ctx: CallContext) => Uint8Array | Promise<Uint8Array>;
+/**
+ * Decides whether `peer` may make this call; throws a PERMISSION_DENIED VxfabError to refuse (the
+ * caller gets it as the call's answer, and no handler runs). `req` is the decoded request for
+ * unary and streaming methods. For raw methods (handleRaw, handleRawSpan) it is decoded for the
+ * check only when the principal is a node agent or a tenant operator, whose rights depend on the
+ * objects named in the request, and only when the method was registered with its descriptor;
+ * otherwise it is undefined (admin, server and replica rights depend on the method alone, and the
+ * VL2 hot path decodes nothing for them).
+ */
+export type Authorize = (peer: PeerInfo, path: string, req: unknown) => void;
+
 /** What a unary handler may return: the reply message or its plain properties. */
 export type ResInit<M> = M extends { res: { create(p?: infer P): unknown } } ? P | ResOf<M> : never;
 
@@ -53,6 +68,11 @@ export interface RpcServerOptions {
   /** Open connections from one IP address. Default 2000. */
   maxConnectionsPerPeer?: number;
   logger?: Logger;
+  /** Mutual TLS: the server's credentials, the methods open to clients without a certificate, and
+   *  the revocation check. Without it the server speaks plain TCP and every peer is INSECURE_PRINCIPAL. */
+  tls?: ServerTlsOptions;
+  /** Called before every handler; see Authorize. */
+  authorize?: Authorize;
 }
 
 /** Refused connections lingering to deliver their refusal; past this many, more are reset. */
@@ -75,6 +95,9 @@ export class RpcServer {
   /** The last sweep's clock (ms): connections time their limits by it, so that reading a chunk
    *  costs no clock read. */
   now = Date.now();
+  readonly authorize: Authorize | undefined;
+  /** Set when the server speaks TLS. */
+  readonly tls: TlsAcceptor | undefined;
   /** Registered methods by path ("vxfab.v1.Lookup/Vl2"). */
   readonly routes = new Map<string, Route>();
   /** The same routes with their paths as UTF-8 bytes, for matching a request's method bytes
@@ -89,6 +112,8 @@ export class RpcServer {
   /** What a refused peer is told, encoded once: a refusal costs no encoding. */
   private readonly refusalTotal: Uint8Array;
   private readonly refusalPeer: Uint8Array;
+  /** Accepted TCP sockets still in their TLS handshake, so that close() need not wait for them. */
+  private readonly handshaking = new Set<Socket>();
 
   constructor(options: RpcServerOptions) {
     this.identity = options.identity;
@@ -108,6 +133,8 @@ export class RpcServer {
       error: { code: vxfab.v1.ErrorCode.UNAVAILABLE, message, field: 'connection', value: this.identity } });
     this.refusalTotal = refusal(`server ${this.identity} has its maximum of ${limits.maxConnections} connections open; try again later`);
     this.refusalPeer = refusal(`server ${this.identity} has its maximum of ${limits.maxConnectionsPerPeer} connections from your address open; try again later`);
+    this.authorize = options.authorize;
+    this.tls = options.tls === undefined ? undefined : new TlsAcceptor(options.tls, (s) => this.acceptSecure(s), this.log);
   }
 
   /** Registers a unary method. Registering a path twice is an error. */
@@ -121,9 +148,11 @@ export class RpcServer {
   }
 
   /** Registers a unary method answered from encoded bytes: the handler gets the undecoded request
-   *  body and returns an already-encoded reply body (no decoding or encoding by the server). */
-  handleRaw(path: string, handler: RawHandler): this {
-    return this.add({ kind: 'raw', path, desc: undefined, fn: handler as Route['fn'] });
+   *  body and returns an already-encoded reply body (no decoding or encoding by the server).
+   *  Given the method's descriptor instead of its path, the server can decode the request for
+   *  authorize when a principal needs it. */
+  handleRaw(method: string | AnyDesc, handler: RawHandler): this {
+    return this.add({ kind: 'raw', ...routeOf(method), fn: handler as Route['fn'] });
   }
 
   /** Like handleRaw, for handlers that read the body where it lies in the received chunk. The
@@ -131,8 +160,8 @@ export class RpcServer {
    *  profile at 150k VL2/s), which set its young-generation GC rate. `buf` is the connection's
    *  read buffer: its bytes are read over once a synchronous handler returns, so a handler must
    *  not keep `buf` (a handler that returns a promise keeps the chunk, as handleRaw's do). */
-  handleRawSpan(path: string, handler: RawSpanHandler): this {
-    return this.add({ kind: 'span', path, desc: undefined, fn: handler as Route['fn'] });
+  handleRawSpan(method: string | AnyDesc, handler: RawSpanHandler): this {
+    return this.add({ kind: 'span', ...routeOf(method), fn: handler as Route['fn'] });
   }
 
   private add(route: Route): this {
@@ -163,6 +192,22 @@ export class RpcServer {
   /** Open connections (hello done or not). */
   get connections(): number {
     return this.live.size;
+  }
+
+  /**
+   * Closes every open connection whose peer matches (a revoked node's): each gets one
+   * PERMISSION_DENIED error frame, its streams end at once, and its socket is closed. Returns how
+   * many were closed. New connections are kept out by ServerTlsOptions.isRevoked.
+   */
+  closeWhere(pred: (peer: PeerInfo) => boolean, why = 'credentials revoked'): number {
+    let n = 0;
+    for (const c of this.live) {
+      if (c.closed || !pred(c.peer)) continue;
+      c.expel(why);
+      n++;
+    }
+    if (n > 0) this.log.info({ connections: n, why }, 'closed connections');
+    return n;
   }
 
   /** Socket reads of the open connections, the read slabs they filled (slab-reads.ts) and the
@@ -214,6 +259,7 @@ export class RpcServer {
     this.sweeper = undefined;
     for (const s of this.refusing) s.destroy();
     const closed = server ? new Promise<void>((resolve) => server.close(() => resolve())) : Promise.resolve();
+    for (const raw of this.handshaking) raw.destroy();
     await Promise.all([...this.live].map((c) => c.shutdown()));
     await closed;
   }
@@ -263,15 +309,26 @@ export class RpcServer {
       return;
     }
     this.perPeer.set(peer, n + 1);
+    const release = (): void => {
+      const left = (this.perPeer.get(peer) ?? 1) - 1;
+      if (left > 0) this.perPeer.set(peer, left);
+      else this.perPeer.delete(peer);
+    };
+    if (this.tls !== undefined) {
+      // The TLS socket wraps this one: it closes when the TLS connection does.
+      accepted.once('close', release);
+      this.handshaking.add(accepted);
+      accepted.once('close', () => this.handshaking.delete(accepted));
+      this.tls.accept(accepted);
+      return;
+    }
     const reads = new SlabReads();
     const socket = adoptWithSlabReads(accepted, reads);
     const conn = new ServerConnection(this, socket, reads);
     this.live.add(conn);
     socket.once('close', () => {
       this.live.delete(conn);
-      const left = (this.perPeer.get(peer) ?? 1) - 1;
-      if (left > 0) this.perPeer.set(peer, left);
-      else this.perPeer.delete(peer);
+      release();
     });
   }
 
@@ -290,4 +347,26 @@ export class RpcServer {
     socket.end(why);
     setTimeout(() => socket.destroy(), REFUSAL_LINGER_MS).unref();
   }
+
+  /** A TLS handshake completed: the connection reads through 'data' events (no onread for TLS). */
+  private acceptSecure(socket: TLSSocket): void {
+    const raw = (socket as TLSSocket & { _parent?: Socket | null })._parent;
+    if (raw) this.handshaking.delete(raw);
+    if (this.server === undefined) {
+      socket.destroy();
+      return;
+    }
+    const reads = new SlabReads();
+    const conn = new ServerConnection(this, socket, reads, this.tls!.verify(socket));
+    this.live.add(conn);
+    socket.once('close', () => this.live.delete(conn));
+    socket.on('data', (chunk: Buffer) => {
+      reads.reads++;
+      reads.sink(chunk);
+    });
+  }
+}
+
+function routeOf(method: string | AnyDesc): { path: string; desc: AnyDesc | undefined } {
+  return typeof method === 'string' ? { path: method, desc: undefined } : { path: method.path, desc: method };
 }
