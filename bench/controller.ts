@@ -60,7 +60,7 @@ export async function runControllerBench(nics = Number(process.argv[3] ?? 100_00
   let client: RpcClient | undefined;
   try {
     serve = await startServe(t);
-    client = new RpcClient({ address: serve.address, role: vxfab.v1.Role.ROLE_BENCH, identity: 'bench-controller' });
+    client = new RpcClient({ address: serve.address, role: vxfab.v1.Role.ROLE_BENCH, identity: 'bench-controller', ...serve.tls });
     await client.connect();
     const c = client;
     await c.call(Controller.CreateTenant, { name: 'bench' });

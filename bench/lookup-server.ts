@@ -24,6 +24,8 @@ import { LevelStore } from '../src/store/level-store.js';
 import type { StoreOp } from '../src/store/store.js';
 import { vxfab } from '../src/wire/gen/proto.js';
 import { RpcServer } from '../src/wire/transport/server.js';
+import { FabricCa, issueCredentials } from '../src/security/pki.js';
+import { writeCredentials } from '../src/security/credentials.js';
 import { benchFabric } from './lookup-fabric.js';
 
 const BATCH = 10_000;
@@ -75,10 +77,23 @@ async function main(nics: number, nodes: number, vnids: number): Promise<void> {
   registerController(server, controller);
   registerLookup(server, lookup, { logger: log });
   const { port } = await server.listen('127.0.0.1', 0);
+  // The same services over mutual TLS on a second port, for the TLS rows beside plaintext: a CA
+  // made in memory, serve's kind of certificate, and an admin credentials file for the client.
+  const ca = await FabricCa.create('bench CA');
+  const tlsServer = new RpcServer({ identity: 'bench-lookup-tls', logger: log,
+    tls: { credentials: await issueCredentials(ca, { kind: 'server', name: 'bench' }, { ttlMs: 24 * 3600_000, ips: ['127.0.0.1'] }) } });
+  registerController(tlsServer, controller);
+  registerLookup(tlsServer, lookup, { logger: log });
+  const tlsPort = (await tlsServer.listen('127.0.0.1', 0)).port;
+  const credsDir = mkdtempSync(join(tmpdir(), 'vxfab-bench-tls-'));
+  const credsFile = join(credsDir, 'admin.credentials');
+  await writeCredentials(credsFile, await issueCredentials(ca, { kind: 'admin', name: 'bench' }, { ttlMs: 24 * 3600_000 }));
+  process.on('exit', () => rmSync(credsDir, { recursive: true, force: true }));
+  process.stdout.write(`tls ${tlsPort} ${credsFile}\n`);
   process.stderr.write(`bench server: ${nics} NICs stored and loaded in ${Date.now() - t0} ms\n`);
   process.stdout.write(`ready ${port} ${lookup.index.mappings} ${indexBytes} ${loadMs}\n`);
   process.stdin.resume();
-  process.stdin.on('end', () => void server.close().then(() => process.exit(0)));
+  process.stdin.on('end', () => void Promise.all([server.close(), tlsServer.close()]).then(() => process.exit(0)));
 }
 
 if (process.argv[1] && import.meta.url.endsWith(process.argv[1].replace(/.*\//, '/'))) {

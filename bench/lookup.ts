@@ -25,6 +25,8 @@ import { encodeFrame } from '../src/wire/frame-encoder.js';
 import { vxfab } from '../src/wire/gen/proto.js';
 import { Controller, Lookup } from '../src/wire/gen/services.js';
 import { RpcClient } from '../src/wire/transport/client.js';
+import type { ClientTlsOptions } from '../src/wire/transport/tls.js';
+import { readCredentials } from '../src/security/credentials.js';
 import { EventKind } from '../src/lookup/types.js';
 import { benchFabric } from './lookup-fabric.js';
 import { ECHO_FLUSH_BYTES } from './lookup-echo.js';
@@ -130,6 +132,8 @@ interface Target {
   vl2?: (i: number) => Promise<unknown>;
   /** The same call through the client's promise-free callback(): what the open loop uses. */
   vl2Callback?: (i: number, done: () => void) => void;
+  /** Mutual TLS to this target (admin credentials); its subscribers' fan-out is not measured. */
+  tls?: ClientTlsOptions;
 }
 
 interface FanOut { p50: number; p99: number; max: number; slowest: { from: number; to: number }; subscriberGc: Pauses }
@@ -392,7 +396,10 @@ export async function runLookupBench(options: LookupBenchOptions = {}): Promise<
     });
     gcObserver.observe({ entryTypes: ['gc'] });
     cleanups.push(async () => gcObserver.disconnect());
+    const tlsLine = firstLine(server, /^tls (\d+) (\S+)$/, 300_000);
     const ready = await firstLine(server, /^ready (\d+) (\d+) (\d+) (\d+)$/, 300_000);
+    const tlsReady = await tlsLine;
+    const tlsCreds = await readCredentials(tlsReady[2]!);
     const port = Number(ready[1]);
     const mappings = Number(ready[2]);
     const indexBytes = Number(ready[3]);
@@ -401,7 +408,7 @@ export async function runLookupBench(options: LookupBenchOptions = {}): Promise<
     // ---- a lookup replica: the real `vxfab lookup serve`, fed over the wire by the server ----
     const replicaStart = now();
     const replica = startNode('../src/cli/main.js', ['lookup', 'serve', '--controller', `127.0.0.1:${port}`, '--listen', '127.0.0.1:0',
-      '--log-level', 'warn'], ['--expose-gc', '--max-old-space-size=8192', ...gcPreload]);
+      '--log-level', 'warn', '--insecure'], ['--expose-gc', '--max-old-space-size=8192', ...gcPreload]);
     cleanups.push(async () => { await replica.stop('SIGTERM'); });
     const replicaGc = new Pauses();
     replica.onLine((line) => replicaGc.parse(line));
@@ -447,10 +454,12 @@ export async function runLookupBench(options: LookupBenchOptions = {}): Promise<
     const targets: Target[] = [
       { name: 'vxfab lookup serve', port: replicaPort, gc: replicaGc },
       { name: 'vxfab serve', port, gc: serverGc },
+      { name: 'vxfab serve (TLS)', port: Number(tlsReady[1]), gc: serverGc, tls: { credentials: tlsCreds, caPem: tlsCreds.caPem } },
     ];
     let failures = 0;
     for (const target of targets) {
-      const client = new RpcClient({ address: `127.0.0.1:${target.port}`, role: vxfab.v1.Role.ROLE_BENCH, identity: 'bench', logger: silent });
+      const client = new RpcClient({ address: `127.0.0.1:${target.port}`, role: vxfab.v1.Role.ROLE_BENCH, identity: 'bench', logger: silent,
+        ...(target.tls ? { tls: target.tls } : {}) });
       cleanups.push(() => client.close());
       await client.connect();
       // Sanity: the answers are right before anything is timed.
@@ -486,7 +495,7 @@ export async function runLookupBench(options: LookupBenchOptions = {}): Promise<
 
     // ---- fan-out: one NIC move to `subscribers` Subscribe streams, one connection each ----
     const fans: FanOut[] = [];
-    for (const target of targets) fans.push(await fanOut(target.port, port, fabric, subscribers, moves, commits, gcPreload));
+    for (const target of targets) if (!target.tls) fans.push(await fanOut(target.port, port, fabric, subscribers, moves, commits, gcPreload));
 
     const cpu = cpus();
     print(`lookup bench: ${cpu.length} × ${cpu[0]?.model ?? 'cpu'}, ${Math.round(totalmem() / 2 ** 30)} GiB, node ${process.version}; ` +
@@ -522,7 +531,16 @@ export async function runLookupBench(options: LookupBenchOptions = {}): Promise<
       print(`floors at 64 in flight, ${target.name}: ≥ 1.5× redis: ${(v.rate / at64.redis.rate).toFixed(2)}× ${v.rate >= 1.5 * at64.redis.rate ? 'met' : 'MISSED'}; ` +
         `≥ 0.25× echo: ${(v.rate / at64.echo.rate).toFixed(2)}× ${v.rate >= 0.25 * at64.echo.rate ? 'met' : 'MISSED'}`);
     }
-    for (const [t, target] of targets.entries()) {
+    const tlsAt = targets.findIndex((x) => x.tls !== undefined);
+    const plainAt = targets.findIndex((x) => x.name === 'vxfab serve');
+    for (const row of table) {
+      const tls = row.vxfab[tlsAt]!;
+      const plain = row.vxfab[plainAt]!;
+      const ratio = tls.rate / plain.rate;
+      print(`TLS ÷ plaintext, vxfab serve, ${row.inflight} in flight: ${ratio.toFixed(2)}× (${fmtRate(tls.rate)}/s vs ${fmtRate(plain.rate)}/s; ` +
+        `p99 ${fmtMs(tls.p99)} vs ${fmtMs(plain.p99)} ms)` + (row.inflight === 64 ? `   [floor ≥ 0.6×: ${ratio >= 0.6 ? 'met' : 'MISSED'}]` : ''));
+    }
+    for (const [t, target] of targets.filter((x) => !x.tls).entries()) {
       const fan = fans[t]!;
       print(`NIC move → ${subscribers} subscribers of ${target.name} (own connection each), controller commit to last delivery over ${moves} moves (after ${FANOUT_WARMUP_MOVES} untimed): ` +
         `p50 ${fmtMs(fan.p50)} ms, p99 ${fmtMs(fan.p99)} ms, max ${fmtMs(fan.max)} ms   [floor p99 < 50 ms: ${fan.p99 < 50 ? 'met' : 'MISSED'}]`);

@@ -9,6 +9,7 @@ import { vxfab } from '../wire/gen/proto.js';
 import { Controller, Lookup } from '../wire/gen/services.js';
 import { RpcClient } from '../wire/transport/client.js';
 import { collect } from '../wire/transport/collect.js';
+import type { ClientTlsOptions } from '../wire/transport/tls.js';
 import type {
   ControllerPort, EndpointLocation, FloodTarget, LookupConnection, LookupDialer, LookupEvent, LookupEventKind,
 } from './ports.js';
@@ -109,6 +110,8 @@ export interface RpcLookupDialerOptions {
   /** Per-call and connect timeout. Default 10000 ms. */
   timeoutMs?: number;
   logger?: Logger;
+  /** Mutual TLS to the lookup servers (the agent's certificate); without it, plain TCP. */
+  tls?: ClientTlsOptions;
 }
 
 export function rpcLookupDialer(options: RpcLookupDialerOptions): LookupDialer {
@@ -116,7 +119,7 @@ export function rpcLookupDialer(options: RpcLookupDialerOptions): LookupDialer {
     const client = new RpcClient({
       address, role: vxfab.v1.Role.ROLE_AGENT, identity: options.identity,
       timeoutMs: options.timeoutMs ?? CALL_TIMEOUT_MS, reconnect: false, failFast: true,
-      ...(options.logger ? { logger: options.logger } : {}),
+      ...(options.logger ? { logger: options.logger } : {}), ...(options.tls ? { tls: options.tls } : {}),
     });
     try {
       await client.connect();

@@ -5,6 +5,7 @@ import { Output, type OutputFormat } from './output.js';
 import { UsageError } from './exit-codes.js';
 import { VxfabError, isVxfabError } from '../model/errors.js';
 import { parseHostPort, type HostPort, type HostPortOptions } from '../model/hostport.js';
+import { clientTls, credentialsFile } from './credentials.js';
 
 export const DEFAULT_SERVER = '127.0.0.1:4800';
 const CALL_TIMEOUT_MS = 30_000;
@@ -12,6 +13,8 @@ const CALL_TIMEOUT_MS = 30_000;
 export interface GlobalOptions {
   server?: string;
   output?: string;
+  /** The credentials file (see credentials.ts). */
+  credentials?: string;
 }
 
 /** A host:port option by the model's rule (src/model/hostport.ts), refused as a usage error
@@ -41,24 +44,32 @@ export class CliContext {
   private client?: RpcClient;
   readonly out: Output;
   readonly server: string;
+  /** The credentials file this command uses, if any. */
+  readonly credentialsFile: string | undefined;
 
   constructor(options: GlobalOptions) {
     this.server = parseServer(options.server ?? process.env.VXFAB_SERVER ?? DEFAULT_SERVER);
     this.out = new Output(outputFormat(options.output));
+    this.credentialsFile = credentialsFile(options, true);
   }
 
   /** A connected client; fails with UNAVAILABLE when the server cannot be reached. */
   async connect(): Promise<RpcClient> {
     if (this.client) return this.client;
+    const tls = await clientTls(this.credentialsFile);
     const client = new RpcClient({
       address: this.server, role: vxfab.v1.Role.ROLE_CLI, identity: 'cli',
-      timeoutMs: CALL_TIMEOUT_MS, reconnect: false,
+      timeoutMs: CALL_TIMEOUT_MS, reconnect: false, ...(tls ? { tls } : {}),
     });
     try {
       await client.connect();
     } catch (e) {
       await client.close();
-      throw new VxfabError('UNAVAILABLE', `cannot reach the vxfab server at ${this.server}: ${e instanceof Error ? e.message : String(e)}`,
+      const how = this.credentialsFile === undefined
+        ? ' (no credentials: pass --credentials FILE or set VXFAB_CREDENTIALS unless the server runs --insecure)'
+        : ` (with credentials ${this.credentialsFile})`;
+      const code = e instanceof VxfabError && e.code === 'PERMISSION_DENIED' ? 'PERMISSION_DENIED' : 'UNAVAILABLE';
+      throw new VxfabError(code, `cannot reach the vxfab server at ${this.server}${how}: ${e instanceof Error ? e.message : String(e)}`,
         { field: 'server', value: this.server, cause: e });
     }
     this.client = client;

@@ -20,6 +20,7 @@ export function buildProgram(): Command {
     .description('vxfab: tenant L2 networks over a routed underlay with Linux VXLAN')
     .option('--server <host:port>', 'controller or lookup server (env VXFAB_SERVER, default 127.0.0.1:4800)')
     .option('-o, --output <format>', 'table or json', 'table')
+    .option('--credentials <file>', 'certificate, key and fabric CA in one PEM file (env VXFAB_CREDENTIALS, default ./vxfab-data/admin.credentials when it exists)')
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
   const run = makeRunner(program);

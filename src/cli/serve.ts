@@ -1,5 +1,6 @@
 // `vxfab serve`: the controller and the lookup service in one process, on one port, over the
-// embedded LevelDB store.
+// embedded LevelDB store. Mutual TLS by default, with the fabric CA and credentials kept in the
+// data directory (security/serve-pki.ts); plain TCP only with `insecure`, and only on loopback.
 import { pino, type Logger } from 'pino';
 import { LevelStore } from '../store/level-store.js';
 import { Controller } from '../controller/controller.js';
@@ -9,6 +10,12 @@ import { startLocalLookup, type LocalLookup, type LocalLookupOptions } from '../
 import { registerLookup } from '../lookup/service.js';
 import type { HostPort } from '../model/hostport.js';
 import { parseHostPortOption } from './context.js';
+import type { FabricCa } from '../security/pki.js';
+import type { ServePki } from '../security/serve-pki.js';
+import { UsageError } from './exit-codes.js';
+
+/** serve's name: its hello identity, and its certificate's vxfab://server/<name>. */
+export const SERVE_NAME = 'vxfab-serve';
 
 export interface ServeOptions {
   listen: string;
@@ -16,6 +23,11 @@ export interface ServeOptions {
   /** Subscription hub bounds of the in-process lookup service. */
   lookupHub?: LocalLookupOptions['hub'];
   logger?: Logger;
+  /** Plain TCP, every client an administrator; refused unless the listen address is loopback. */
+  insecure?: boolean;
+  /** An operator-provided CA (both or neither); default: the data directory's own. */
+  caCertFile?: string;
+  caKeyFile?: string;
 }
 
 export interface RunningServer {
@@ -23,6 +35,10 @@ export interface RunningServer {
   port: number;
   controller: Controller;
   lookup: LocalLookup;
+  /** The fabric CA (undefined when insecure). */
+  ca?: FabricCa;
+  /** The administrator credentials file this start created (a new data directory), if any. */
+  adminCreated?: string;
   close(): Promise<void>;
 }
 
@@ -31,9 +47,20 @@ export function parseListen(text: string, flag = '--listen'): HostPort {
   return parseHostPortOption(flag, text, { allowAnyPort: true });
 }
 
+/** Loopback addresses and names: the only places plain TCP may listen. */
+export function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+}
+
 export async function startServe(options: ServeOptions): Promise<RunningServer> {
   const log = options.logger ?? pino({ name: 'vxfab' });
   const { host, port } = parseListen(options.listen);
+  if (options.insecure && !isLoopback(host)) {
+    throw new UsageError(`--insecure: plain TCP listens on loopback only (127.0.0.1, ::1, localhost), not ${host}; drop --insecure to serve over TLS`);
+  }
+  if (options.insecure && (options.caCertFile !== undefined || options.caKeyFile !== undefined)) {
+    throw new UsageError('--insecure makes no use of --ca-cert/--ca-key: choose one');
+  }
   // A data dir in use, damaged or missing acknowledged writes fails here, with a message that
   // names the directory or file; vxfab serve prints it and exits non-zero.
   const store = await LevelStore.open(options.dataDir, { logger: log });
@@ -41,11 +68,19 @@ export async function startServe(options: ServeOptions): Promise<RunningServer> 
   let lookup: LocalLookup;
   let server: RpcServer;
   let address: { host: string; port: number };
+  let pki: ServePki | undefined;
   try {
+    // After the store's lock: a second serve on this data dir never touches its certificates.
+    // Loaded here, not at the top: the X.509 library costs every other CLI command's start ~0.3 s.
+    pki = options.insecure ? undefined : await (await import('../security/serve-pki.js')).loadOrCreateServePki({
+      dataDir: options.dataDir, name: SERVE_NAME, listenHost: host, logger: log,
+      ...(options.caCertFile === undefined ? {} : { caCertFile: options.caCertFile }),
+      ...(options.caKeyFile === undefined ? {} : { caKeyFile: options.caKeyFile }),
+    });
     controller = await Controller.open(store);
     // The lookup index is complete before the port opens: no lookup is ever answered from half an index.
     lookup = await startLocalLookup(store, { hub: options.lookupHub, logger: log });
-    server = new RpcServer({ identity: 'vxfab-serve', logger: log });
+    server = new RpcServer({ identity: SERVE_NAME, logger: log, ...(pki ? { tls: { credentials: pki.server } } : {}) });
     registerController(server, controller);
     registerLookup(server, lookup, { logger: log });
     address = await server.listen(host, port);
@@ -54,10 +89,12 @@ export async function startServe(options: ServeOptions): Promise<RunningServer> 
     await store.close().catch(() => undefined);
     throw err;
   }
+  if (!pki) log.warn({ listen: `${address.host}:${address.port}` }, 'INSECURE: plain TCP, no authentication: every client is an administrator');
   log.info({ listen: `${address.host}:${address.port}`, data: options.dataDir, revision: store.revision,
     mappings: lookup.index.mappings }, 'vxfab serving');
   return {
     host: address.host, port: address.port, controller, lookup,
+    ...(pki ? { ca: pki.ca } : {}), ...(pki?.adminCreated ? { adminCreated: pki.adminCreated } : {}),
     async close() {
       await server.close();
       await controller.idle();

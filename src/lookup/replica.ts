@@ -18,6 +18,7 @@ import type { BackoffOptions } from '../wire/transport/backoff.js';
 import { LookupIndex } from './index.js';
 import type { LookupSource } from './service.js';
 import { SubscriptionHub, type SubscriptionHubOptions } from './subscriptions.js';
+import type { ClientTlsOptions } from '../wire/transport/tls.js';
 
 const WATCH_RETRY_MS = 100;
 
@@ -30,6 +31,8 @@ export interface LookupReplicaOptions {
   /** Redial backoff (default the client's: 100 ms … 10 s, jittered). */
   reconnect?: BackoffOptions;
   logger?: Logger;
+  /** Mutual TLS to the controller (the replica's certificate); without it, plain TCP. */
+  tls?: ClientTlsOptions;
 }
 
 export type ReplicaState = 'loading' | 'following' | 'disconnected' | 'closed';
@@ -54,7 +57,7 @@ export class LookupReplica implements LookupSource {
     this.source = `replica of ${options.controller}`;
     this.client = new RpcClient({
       address: options.controller, role: vxfab.v1.Role.ROLE_LOOKUP_REPLICA, identity: options.identity ?? 'lookup-replica',
-      reconnect: options.reconnect ?? {}, logger: this.log,
+      reconnect: options.reconnect ?? {}, logger: this.log, ...(options.tls ? { tls: options.tls } : {}),
     });
   }
 

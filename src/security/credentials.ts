@@ -7,8 +7,9 @@ import { X509Certificate, createPrivateKey, createPublicKey } from 'node:crypto'
 import { mkdir, open, readFile, rename, unlink } from 'node:fs/promises';
 import { dirname, basename, join } from 'node:path';
 import { VxfabError } from '../model/errors.js';
-import type { Identity } from '../model/identity.js';
-import { newKeyPair, type FabricCa } from './pki.js';
+
+/** The administrator's credentials file in serve's data directory. */
+export const ADMIN_CREDENTIALS_FILE = 'admin.credentials';
 
 export interface Credentials {
   /** The holder's certificate (PEM). */
@@ -20,15 +21,6 @@ export interface Credentials {
 }
 
 const BLOCK = /-----BEGIN ([A-Z0-9 ]+)-----\r?\n[\s\S]*?-----END \1-----/g;
-
-/** A new key and a certificate for `identity` from `ca`, as credentials (for keys made where the
- *  CA is: serve's own certificate, its admin credentials, the simulator's hosts). */
-export async function issueCredentials(ca: FabricCa, identity: Identity,
-  options: { ttlMs: number; ips?: string[]; dns?: string[] }): Promise<Credentials & { serial: string; notAfter: number }> {
-  const { keyPem, publicKeyPem } = await newKeyPair();
-  const issued = await ca.issue({ identity, publicKeyPem, ...options });
-  return { certPem: issued.certPem, keyPem, caPem: ca.certPem, serial: issued.serial, notAfter: issued.notAfter };
-}
 
 export function formatCredentials(c: Credentials): string {
   return `${c.certPem.trim()}\n${c.keyPem.trim()}\n${c.caPem.trim()}\n`;

@@ -17,6 +17,8 @@ import './reflect-metadata.js'; // before @peculiar/x509: see that file
 import * as x509 from '@peculiar/x509';
 import { invalid, VxfabError } from '../model/errors.js';
 import { identityUri, parseIdentityUri, IDENTITY_SCHEME, type Identity } from '../model/identity.js';
+import { normalizeSerial } from './cert-identity.js';
+import type { Credentials } from './credentials.js';
 
 // The library takes its crypto from a global provider; Node's webcrypto is a full implementation.
 x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
@@ -81,11 +83,7 @@ export async function makeCsr(keyPem: string, identity: Identity): Promise<strin
   return csr.toString('pem');
 }
 
-/** Serials as Node's TLS layer and the library print them differ in case and leading zeros. */
-export function normalizeSerial(hex: string): string {
-  const s = hex.toLowerCase().replace(/[^0-9a-f]/g, '').replace(/^0+/, '');
-  return s === '' ? '0' : s;
-}
+export { normalizeSerial };
 
 export class FabricCa {
   readonly certPem: string;
@@ -208,6 +206,15 @@ export class FabricCa {
     }
     return key;
   }
+}
+
+/** A new key and a certificate for `identity` from `ca`, as credentials (for keys made where the
+ *  CA is: serve's own certificate, its admin credentials, the simulator's hosts). */
+export async function issueCredentials(ca: FabricCa, identity: Identity,
+  options: { ttlMs: number; ips?: string[]; dns?: string[] }): Promise<Credentials & { serial: string; notAfter: number }> {
+  const { keyPem, publicKeyPem } = await newKeyPair();
+  const issued = await ca.issue({ identity, publicKeyPem, ...options });
+  return { certPem: issued.certPem, keyPem, caPem: ca.certPem, serial: issued.serial, notAfter: issued.notAfter };
 }
 
 /** The identity, serial and validity of a vxfab certificate (PEM). Synchronous: no signature check here. */

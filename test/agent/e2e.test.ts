@@ -10,11 +10,13 @@
 import t from 'tap';
 import type { Test } from 'tap';
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Namespaces, netnsUnavailable } from '../dataplane/netns.js';
+import { FabricCa, issueCredentials } from '../../src/security/pki.js';
+import { writeCredentials } from '../../src/security/credentials.js';
 
 const CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 const CAPTURE = fileURLToPath(new URL('../../../test/agent/vxlan-capture.py', import.meta.url));
@@ -97,13 +99,23 @@ async function scenario(t: Test, mode: 'push' | 'on-demand'): Promise<void> {
   }
 
   // --- control plane ---
-  const serve = await spawnIn(t, hostNs.ctl!, [process.execPath, CLI, 'serve', '--listen', `${CTL}:4800`, '--data', join(tmp, 'data'), '--log-level', 'warn'], /listening/);
-  const startReplica = (): Promise<Proc> => spawnIn(t, hostNs.ctl!, [process.execPath, CLI, 'lookup', 'serve', '--controller', `${CTL}:4800`,
-    '--listen', `${CTL}:4801`, '--log-level', 'warn'], /listening/);
+  const data = join(tmp, 'data');
+  const serve = await spawnIn(t, hostNs.ctl!, [process.execPath, CLI, 'serve', '--listen', `${CTL}:4800`, '--data', data, '--log-level', 'warn'], /listening/);
+  // Every connection is mutual TLS. The hosts' and the replica's certificates are issued here
+  // from the data directory's CA (what enrollment will do over the wire).
+  const ca = await FabricCa.fromPem(await readFile(join(data, 'ca.crt'), 'utf8'), await readFile(join(data, 'ca.key'), 'utf8'));
+  const creds: Record<string, string> = { ctl: join(data, 'admin.credentials'), replica: join(tmp, 'replica.credentials') };
+  await writeCredentials(creds.replica!, await issueCredentials(ca, { kind: 'replica', name: 'lookup-replica' }, { ttlMs: 3600_000 }));
+  for (const h of ['h1', 'h2', 'h3']) {
+    creds[h] = join(tmp, `${h}.credentials`);
+    await writeCredentials(creds[h]!, await issueCredentials(ca, { kind: 'node', node: h }, { ttlMs: 3600_000 }));
+  }
+  const startReplica = (): Promise<Proc> => spawnIn(t, hostNs.ctl!, [process.execPath, CLI, '--credentials', creds.replica!, 'lookup', 'serve',
+    '--controller', `${CTL}:4800`, '--listen', `${CTL}:4801`, '--log-level', 'warn'], /listening/);
   let replica = await startReplica();
   t.ok(serve && replica, 'serve and lookup replica running in the controller namespace');
   const cli = async (args: string[]): Promise<Record<string, unknown>> => {
-    const r = await execIn(hostNs.ctl!, [process.execPath, CLI, '--server', `${CTL}:4800`, '-o', 'json', ...args]);
+    const r = await execIn(hostNs.ctl!, [process.execPath, CLI, '--server', `${CTL}:4800`, '--credentials', creds.ctl!, '-o', 'json', ...args]);
     if (r.code !== 0) throw new Error(`vxfab ${args.join(' ')}: ${r.stderr}`);
     return JSON.parse(r.stdout) as Record<string, unknown>;
   };
@@ -111,7 +123,7 @@ async function scenario(t: Test, mode: 'push' | 'on-demand'): Promise<void> {
   const agents: Record<string, Proc> = {};
   const stateDir = (h: string): string => join(tmp, `state-${h}`);
   const startAgent = async (h: string): Promise<void> => {
-    agents[h] = await spawnIn(t, hostNs[h]!, [process.execPath, CLI, '--server', `${CTL}:4800`, 'agent', '--node', h, '--underlay', underlay[h]!,
+    agents[h] = await spawnIn(t, hostNs[h]!, [process.execPath, CLI, '--server', `${CTL}:4800`, '--credentials', creds[h]!, 'agent', '--node', h, '--underlay', underlay[h]!,
       '--underlay-dev', 'ul0', '--lookup', `${CTL}:4801`, '--mode', mode, '--state-dir', stateDir(h), '--log-level', 'warn',
       '--poll-interval', '1000', '--reconcile-interval', '3000'], /agent running/);
   };
@@ -142,7 +154,7 @@ async function scenario(t: Test, mode: 'push' | 'on-demand'): Promise<void> {
     eps.push({ key, tenant, host, ip: `100.64.1.${last}`, ip6, mac: String(nic.mac), id: String(nic.id), ns, vnid: tenant === 't1' ? 101 : 102 });
   }
   const attach = async (ep: Ep): Promise<void> => {
-    const r = await execIn(hostNs[ep.host]!, [process.execPath, CLI, '--server', `${CTL}:4800`, 'endpoint', 'attach', '--nic', ep.id, '--netns', ep.ns,
+    const r = await execIn(hostNs[ep.host]!, [process.execPath, CLI, '--server', `${CTL}:4800`, '--credentials', creds[ep.host]!, 'endpoint', 'attach', '--nic', ep.id, '--netns', ep.ns,
       '--state-dir', stateDir(ep.host)]);
     if (r.code !== 0) throw new Error(`attach ${ep.key} on ${ep.host}: ${r.stderr}`);
   };

@@ -5,7 +5,7 @@
 // acknowledged delete gone, an acknowledged move on its node), no address or MAC is held by two
 // NICs, and the rebuilt allocators hand out nothing twice.
 import t from 'tap';
-import { startServe } from '../helpers/serve-process.js';
+import { startServe, tlsFor } from '../helpers/serve-process.js';
 import { RpcClient } from '../../src/wire/transport/client.js';
 import { collect } from '../../src/wire/transport/collect.js';
 import { Controller } from '../../src/wire/gen/services.js';
@@ -16,7 +16,7 @@ const KILL_AFTER = 3000;
 const NODES = ['host-a', 'host-b', 'host-c'];
 
 const client = (address: string, id: number) =>
-  new RpcClient({ address, role: vxfab.v1.Role.ROLE_BENCH, identity: `test-kill9-${id}`, reconnect: false });
+  new RpcClient({ address, role: vxfab.v1.Role.ROLE_BENCH, identity: `test-kill9-${id}`, reconnect: false, ...tlsFor(address) });
 
 interface Acked { ip: string; mac: string; node: string }
 

@@ -4,6 +4,7 @@ import { RpcClient } from '../../src/wire/transport/client.js';
 import { collect } from '../../src/wire/transport/collect.js';
 import { Controller } from '../../src/wire/gen/services.js';
 import { vxfab } from '../../src/wire/gen/proto.js';
+import { tlsFor } from './serve-process.js';
 
 export interface Dump {
   revision: number;
@@ -11,7 +12,7 @@ export interface Dump {
 }
 
 export async function dumpFabric(address: string): Promise<Dump> {
-  const client = new RpcClient({ address, role: vxfab.v1.Role.ROLE_BENCH, identity: 'test-dump' });
+  const client = new RpcClient({ address, role: vxfab.v1.Role.ROLE_BENCH, identity: 'test-dump', ...tlsFor(address) });
   try {
     await client.connect();
     const pages = await collect(client, Controller.Snapshot, {});

@@ -10,7 +10,7 @@ import { LookupClient } from '../../src/lookup/client.js';
 import { startLocalLookup, type LocalLookup } from '../../src/lookup/local-feed.js';
 import { LookupReplica } from '../../src/lookup/replica.js';
 import { registerLookup } from '../../src/lookup/service.js';
-import { CLI } from '../helpers/serve-process.js';
+import { CLI, credentialsFor, tlsFor } from '../helpers/serve-process.js';
 import type { SubscriptionHubOptions } from '../../src/lookup/subscriptions.js';
 import { MemoryStore } from '../../src/store/memory-store.js';
 import { vxfab } from '../../src/wire/gen/proto.js';
@@ -70,7 +70,7 @@ export async function startFabric(t: Teardown, options: { hub?: Omit<Subscriptio
 
 export async function client(t: Teardown, address: string, reconnect = false): Promise<RpcClient> {
   const c = new RpcClient({ address, role: vxfab.v1.Role.ROLE_BENCH, identity: 'test', logger: quiet, timeoutMs: 10_000,
-    reconnect: reconnect ? { minMs: 20, maxMs: 200 } : false });
+    reconnect: reconnect ? { minMs: 20, maxMs: 200 } : false, ...tlsFor(address) });
   t.teardown(() => c.close());
   await c.connect();
   return c;
@@ -107,7 +107,7 @@ export interface ReplicaHandle {
 
 /** An in-process replica of `controller`, serving on its own loopback port. */
 export async function startReplica(t: Teardown, controller: string, hub?: Omit<SubscriptionHubOptions, 'revision' | 'log'>): Promise<ReplicaHandle> {
-  const replica = new LookupReplica({ controller, reconnect: { minMs: 20, maxMs: 200 }, hub, logger: quiet });
+  const replica = new LookupReplica({ controller, reconnect: { minMs: 20, maxMs: 200 }, hub, logger: quiet, ...tlsFor(controller) });
   const server = new RpcServer({ identity: 'test-replica', logger: quiet });
   registerLookup(server, replica);
   let closed = false;
@@ -123,10 +123,13 @@ export async function startReplica(t: Teardown, controller: string, hub?: Omit<S
   return { replica, server, address: `127.0.0.1:${bound.port}`, close };
 }
 
-/** Starts `vxfab lookup serve` as a child process; resolves with its address once it listens. */
+/** Starts `vxfab lookup serve` as a child process; resolves with its address once it listens.
+ *  It serves plain TCP (--insecure, loopback) and follows a secure serve with its admin
+ *  credentials: replicas get certificates of their own only by enrollment. */
 export async function startReplicaProcess(t: Teardown, controller: string, env: Record<string, string> = {}): Promise<{ address: string; child: ChildProcess; stop(): Promise<number | null> }> {
-  const child = spawn(process.execPath, [CLI, 'lookup', 'serve', '--controller', controller, '--listen', '127.0.0.1:0', '--log-level', 'warn'], {
-    stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env },
+  const creds = credentialsFor(controller);
+  const child = spawn(process.execPath, [CLI, 'lookup', 'serve', '--controller', controller, '--listen', '127.0.0.1:0', '--log-level', 'warn', '--insecure'], {
+    stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...(creds === undefined ? {} : { VXFAB_CREDENTIALS: creds }), ...env },
   });
   const exited: Promise<number | null> = new Promise((resolve) => child.once('exit', (code) => resolve(code)));
   t.teardown(() => { if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL'); });

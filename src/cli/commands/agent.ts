@@ -16,6 +16,8 @@ import { UsageError, EXIT, exitCodeFor } from '../exit-codes.js';
 import { Output } from '../output.js';
 import { parseIntOption } from '../parse.js';
 import { errorText } from '../runner.js';
+import { clientTls, credentialsFile } from '../credentials.js';
+import type { ClientTlsOptions } from '../../wire/transport/tls.js';
 
 export const DEFAULT_STATE_DIR = '/run/vxfab';
 
@@ -89,22 +91,27 @@ async function runAgent(o: AgentCliOptions, global: GlobalOptions): Promise<void
   const underlay = parseUnderlay(o.underlay);
   const server = parseServer(global.server ?? process.env.VXFAB_SERVER ?? DEFAULT_SERVER);
   const lookups = (o.lookup ?? server).split(',').map((a) => parseServer(a.trim()));
+  // Only credentials named explicitly (--credentials, VXFAB_CREDENTIALS): an agent never falls
+  // back to the administrator's file.
+  const tls = await clientTls(credentialsFile(global, false));
   // Before anything is written (or the kernel touched): one agent per state directory.
   const lock = await lockStateDir(o.stateDir);
   try {
-    await runLocked(o, mode, underlay, server, lookups);
+    await runLocked(o, mode, underlay, server, lookups, tls);
   } finally {
     await lock.release();
   }
 }
 
-async function runLocked(o: AgentCliOptions, mode: AgentMode, underlay: string, server: string, lookups: string[]): Promise<void> {
+async function runLocked(o: AgentCliOptions, mode: AgentMode, underlay: string, server: string, lookups: string[],
+  tls: ClientTlsOptions | undefined): Promise<void> {
   const log = pino({ name: 'vxfab-agent', level: o.logLevel });
   const dp = new LinuxDataPlane({ logger: log });
-  const client = new RpcClient({ address: server, role: vxfab.v1.Role.ROLE_AGENT, identity: o.node, timeoutMs: 10_000, logger: log });
+  const client = new RpcClient({ address: server, role: vxfab.v1.Role.ROLE_AGENT, identity: o.node, timeoutMs: 10_000, logger: log,
+    ...(tls ? { tls } : {}) });
   const agent = new Agent({
     node: o.node, underlay, mode, dataPlane: dp, controller: rpcControllerPort(client), lookups,
-    dialLookup: rpcLookupDialer({ identity: o.node, logger: log }), logger: log,
+    dialLookup: rpcLookupDialer({ identity: o.node, logger: log, ...(tls ? { tls } : {}) }), logger: log,
     ...(o.underlayDev ? { underlayDev: o.underlayDev } : {}),
     nicPollMs: parseIntOption('--poll-interval', o.pollInterval),
     reconcileMs: parseIntOption('--reconcile-interval', o.reconcileInterval),

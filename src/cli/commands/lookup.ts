@@ -15,6 +15,11 @@ import { parseServer } from '../context.js';
 import { hubBounds } from '../hub-options.js';
 import type { Runner } from '../runner.js';
 import { UsageError } from '../exit-codes.js';
+import { clientTls, credentialsFile } from '../credentials.js';
+import { isLoopback } from '../serve.js';
+import { certIdentity } from '../../security/cert-identity.js';
+import { identityUri } from '../../model/identity.js';
+import type { GlobalOptions } from '../context.js';
 
 interface Vl2Json { vnid: number; mac: string; underlay: string; port: number; node: string }
 interface Vl3Json { vnid: number; ip: string; mac: string; underlay: string; port: number; node: string }
@@ -100,7 +105,9 @@ export function lookupCommands(program: Command, run: Runner): void {
     .option('--log-level <level>', 'fatal, error, warn, info, debug or trace', 'info')
     .option('--lookup-history <batches>', 'change batches kept for Subscribe replay (env VXFAB_LOOKUP_HISTORY, default 1024)')
     .option('--lookup-queue <events>', 'events a slow subscriber may lag before RESYNC (env VXFAB_LOOKUP_QUEUE, default 4096)')
-    .action(async (o: { controller: string; listen: string; identity: string; logLevel: string; lookupHistory?: string; lookupQueue?: string }) => {
+    .option('--insecure', 'serve plain TCP without authentication (loopback listen addresses only; for experiments)')
+    .action(async (o: { controller: string; listen: string; identity: string; logLevel: string; lookupHistory?: string; lookupQueue?: string;
+      insecure?: boolean }) => {
       const log = pino({ name: 'vxfab-lookup', level: o.logLevel });
       const fail = (e: unknown): void => {
         process.stderr.write(`vxfab lookup serve: ${e instanceof Error ? e.message : String(e)}\n`);
@@ -121,8 +128,27 @@ export function lookupCommands(program: Command, run: Runner): void {
       });
       try {
         const listen = parseListen(o.listen);
-        replica = new LookupReplica({ controller: parseServer(o.controller), identity: o.identity, hub: hubBounds(o), logger: log });
-        server = new RpcServer({ identity: o.identity, logger: log.child({ module: 'wire' }) });
+        // The replica's credentials serve both ends: its link to the controller and its listener,
+        // which needs a replica (or server) certificate. Named explicitly only: a replica never
+        // falls back to the administrator's file.
+        const file = credentialsFile(program.opts<GlobalOptions>(), false);
+        const tls = await clientTls(file);
+        if (o.insecure) {
+          if (!isLoopback(listen.host)) throw new UsageError(`--insecure: plain TCP listens on loopback only, not ${listen.host}`);
+        } else {
+          if (tls?.credentials === undefined) {
+            throw new UsageError('lookup serve needs a replica certificate (--credentials FILE, or VXFAB_CREDENTIALS), or --insecure on a loopback address');
+          }
+          const id = certIdentity(tls.credentials.certPem).identity;
+          if (id.kind !== 'replica' && id.kind !== 'server') {
+            throw new UsageError(`--credentials ${file}: names ${identityUri(id)}; a lookup server needs a replica or server certificate`);
+          }
+        }
+        replica = new LookupReplica({ controller: parseServer(o.controller), identity: o.identity, hub: hubBounds(o), logger: log,
+          ...(tls ? { tls } : {}) });
+        server = new RpcServer({ identity: o.identity, logger: log.child({ module: 'wire' }),
+          ...(o.insecure || tls?.credentials === undefined ? {} : { tls: { credentials: tls.credentials } }) });
+        if (o.insecure) log.warn({ listen: o.listen }, 'INSECURE: plain TCP, no authentication: every client is an administrator');
         registerLookup(server, replica, { logger: log });
         // Answer only once the first snapshot is in: never from an empty index.
         await Promise.race([replica.start(), stopped]);

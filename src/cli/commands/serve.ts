@@ -12,16 +12,24 @@ export function serveCommand(program: Command): void {
     .option('--log-level <level>', 'fatal, error, warn, info, debug or trace', 'info')
     .option('--lookup-history <batches>', 'change batches kept for Subscribe replay (env VXFAB_LOOKUP_HISTORY, default 1024)')
     .option('--lookup-queue <events>', 'events a slow subscriber may lag before RESYNC (env VXFAB_LOOKUP_QUEUE, default 4096)')
-    .action(async (o: { listen: string; data: string; logLevel: string; lookupHistory?: string; lookupQueue?: string }) => {
+    .option('--insecure', 'plain TCP without authentication (loopback listen addresses only; for experiments)')
+    .option('--ca-cert <file>', 'an operator-provided fabric CA certificate (with --ca-key) instead of one made in --data')
+    .option('--ca-key <file>', 'the private key of --ca-cert')
+    .action(async (o: { listen: string; data: string; logLevel: string; lookupHistory?: string; lookupQueue?: string;
+      insecure?: boolean; caCert?: string; caKey?: string }) => {
       const log = pino({ name: 'vxfab', level: o.logLevel });
       let running;
       try {
-        running = await startServe({ listen: o.listen, dataDir: o.data, logger: log, lookupHub: hubBounds(o) });
+        running = await startServe({
+          listen: o.listen, dataDir: o.data, logger: log, lookupHub: hubBounds(o), insecure: o.insecure === true,
+          ...(o.caCert === undefined ? {} : { caCertFile: o.caCert }), ...(o.caKey === undefined ? {} : { caKeyFile: o.caKey }),
+        });
       } catch (e) {
         process.stderr.write(`vxfab serve: ${e instanceof Error ? e.message : String(e)}\n`);
         process.exitCode = e instanceof UsageError ? EXIT.USAGE : EXIT.INTERNAL;
         return;
       }
+      if (running.adminCreated) process.stdout.write(`admin credentials ${running.adminCreated}\n`);
       // Print the bound address on stdout (tests and scripts start us on port 0 and read it).
       process.stdout.write(`listening ${running.host}:${running.port}\n`);
       await new Promise<void>((resolve) => {

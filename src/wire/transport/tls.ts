@@ -21,7 +21,7 @@ import type { Logger } from 'pino';
 import { VxfabError } from '../../model/errors.js';
 import { identityUri, type Identity } from '../../model/identity.js';
 import type { Credentials } from '../../security/credentials.js';
-import { certInfoFromDer } from '../../security/pki.js';
+import { certIdentity } from '../../security/cert-identity.js';
 
 export interface ServerTlsOptions {
   /** The server's own certificate and key, and the fabric CA that client certificates must chain to. */
@@ -89,7 +89,7 @@ export class TlsAcceptor {
     if (cert === null || cert.raw === undefined) return { principal: undefined, reason: 'no client certificate' };
     let info;
     try {
-      info = certInfoFromDer(cert.raw);
+      info = certIdentity(cert.raw);
     } catch (e) {
       return { principal: undefined, reason: (e as Error).message };
     }
@@ -112,7 +112,7 @@ export function connectTls(host: string, port: number, options: ClientTlsOptions
     ...(isIp(host) ? {} : { servername: host }),
     checkServerIdentity: (_host, cert) => {
       try {
-        const id = certInfoFromDer(cert.raw).identity;
+        const id = certIdentity(cert.raw).identity;
         if (id.kind === 'server' || id.kind === 'replica') return undefined;
         return new Error(`the server's certificate names ${identityUri(id)}, not a vxfab server or replica`);
       } catch (e) {
