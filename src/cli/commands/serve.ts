@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { pino } from 'pino';
 import { startServe } from '../serve.js';
 import { hubBounds } from '../hub-options.js';
+import { resolve } from 'node:path';
 import { EXIT, UsageError } from '../exit-codes.js';
 
 export function serveCommand(program: Command): void {
@@ -29,7 +30,7 @@ export function serveCommand(program: Command): void {
         process.exitCode = e instanceof UsageError ? EXIT.USAGE : EXIT.INTERNAL;
         return;
       }
-      if (running.adminCreated) process.stdout.write(`admin credentials ${running.adminCreated}\n`);
+      if (running.adminCreated) process.stdout.write(`admin credentials ${resolve(running.adminCreated)}\n`);
       // Print the bound address on stdout (tests and scripts start us on port 0 and read it).
       process.stdout.write(`listening ${running.host}:${running.port}\n`);
       await new Promise<void>((resolve) => {
