@@ -309,14 +309,14 @@ export class RpcClient extends EventEmitter<RpcClientEvents> {
     // is read over by the next read unless onData, onLite or the frame visitor kept it.
     const reads = new SlabReads();
     const tls = this.options.tls;
+    const local = this.options.localAddress !== undefined ? { localAddress: this.options.localAddress } : {};
     let socket: Socket;
     if (tls === undefined) {
       reads.recycles = true;
-      socket = netConnect({ host: this.target.host, port: this.target.port, noDelay: true, onread: reads.options,
-        ...(this.options.localAddress !== undefined ? { localAddress: this.options.localAddress } : {}) });
+      socket = netConnect({ host: this.target.host, port: this.target.port, noDelay: true, onread: reads.options, ...local });
     } else {
       // TLS sockets take no onread: each decrypted chunk comes fresh in a 'data' event.
-      socket = connectTls(this.target.host, this.target.port, tls);
+      socket = connectTls(this.target.host, this.target.port, tls, this.options.localAddress);
       socket.on('data', (chunk: Buffer) => {
         reads.reads++;
         reads.sink(chunk);

@@ -48,7 +48,6 @@ const LINGER_MS = 2000;
 /** Why reads are stopped (bits of ServerConnection.stopped). */
 const STOP_OUTPUT = 1;
 const STOP_CALLS = 2;
-
 /** setTimeout's longest delay; a certificate's expiry further off is waited for in steps. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 

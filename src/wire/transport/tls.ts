@@ -99,10 +99,11 @@ export class TlsAcceptor {
 }
 
 /** Dials a TLS 1.3 connection that trusts only the fabric CA and only server/replica identities. */
-export function connectTls(host: string, port: number, options: ClientTlsOptions): TLSSocket {
+export function connectTls(host: string, port: number, options: ClientTlsOptions, localAddress?: string): TLSSocket {
   const c = options.credentials;
   return tlsConnect({
     host, port,
+    ...(localAddress === undefined ? {} : { localAddress }),
     ca: options.caPem,
     ...(c === undefined ? {} : { key: c.keyPem, cert: c.certPem }),
     minVersion: 'TLSv1.3', maxVersion: 'TLSv1.3',
