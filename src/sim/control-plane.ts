@@ -15,6 +15,9 @@ import { RpcServer } from '../wire/transport/server.js';
 import { nicFrom } from '../wire/objects.js';
 import type { SimEndpoint } from './fabric.js';
 import { SimLookup } from './lookups.js';
+import { SimPki } from './sim-pki.js';
+import { controllerFacts } from '../controller/policy-facts.js';
+import { authorizer, visible } from '../security/policy.js';
 import type { Plan, PlanNic } from './topology.js';
 
 export class ControlPlane {
@@ -23,6 +26,8 @@ export class ControlPlane {
   private server: RpcServer | undefined;
   /** Where agents reach the controller (set by start). */
   address = '';
+  /** The run's CA and credentials (sim-pki.ts). */
+  pki!: SimPki;
   operator!: RpcClient;
   readonly lookups: SimLookup[] = [];
   private readonly nicIds = new Map<string, string>();
@@ -32,19 +37,31 @@ export class ControlPlane {
   constructor(private readonly log: Logger, private readonly callTimeoutMs: number) {}
 
   async start(lookupNames: string[]): Promise<void> {
+    this.pki = await SimPki.create();
     this.controller = await Controller.open(this.store);
-    this.server = new RpcServer({ identity: 'sim-controller', logger: this.log });
-    registerController(this.server, this.controller);
+    lookupNames.forEach((name, i) => this.lookups.push(new SimLookup(name, i === 0, this.store, this.pki, this.log)));
+    // The primary answers from the store in process: it starts first, before any object exists
+    // (it loads an empty store and follows every commit), so that the controller's policy can ask
+    // its index which hosts carry a network, as vxfab serve's does.
+    const primary = this.lookups[0];
+    await primary?.start();
+    const facts = controllerFacts(this.controller.state, primary === undefined ? undefined : () => primary.index);
+    this.server = new RpcServer({
+      identity: 'sim-controller', logger: this.log,
+      tls: { credentials: await this.pki.credentials({ kind: 'server', name: 'sim-controller' }) },
+      authorize: authorizer(facts, this.log),
+    });
+    registerController(this.server, this.controller, (ctx, item) => visible(ctx.peer.principal, item));
     const bound = await this.server.listen('127.0.0.1', 0);
     this.address = `127.0.0.1:${bound.port}`;
+    for (const l of this.lookups) l.controllerAddress = this.address;
     this.operator = new RpcClient({
       address: this.address, role: vxfab.v1.Role.ROLE_CLI, identity: 'sim-operator', logger: this.log,
       timeoutMs: this.callTimeoutMs, reconnect: { minMs: 50, maxMs: 500 },
+      tls: await this.pki.client({ kind: 'admin', name: 'sim-operator' }),
     });
-    lookupNames.forEach((name, i) => this.lookups.push(new SimLookup(name, i === 0, this.store, this.address, this.log)));
-    // The replicas follow the controller, so it starts first; the primary must be up before any
-    // object exists so that it loads an empty store and follows every commit.
-    for (const l of this.lookups) await l.start();
+    // The replicas follow the controller, so it starts first.
+    for (const l of this.lookups.slice(1)) await l.start();
   }
 
   /** Creates the plan's tenants, networks, hosts and NICs, `concurrency` calls in flight at once;

@@ -15,6 +15,7 @@ import { countingController, countingDialer, type MessageCounter } from './count
 import { CutProxy } from './cut-proxy.js';
 import type { SimHost } from './fabric.js';
 import type { PlanHost } from './topology.js';
+import type { SimPki } from './sim-pki.js';
 
 export interface AgentTimers {
   nicPollMs: number;
@@ -28,6 +29,8 @@ export interface AgentContext {
   counter: MessageCounter;
   timers: AgentTimers;
   log: Logger;
+  /** The run's CA: the agent connects as its node, under the same policy as a real one. */
+  pki: SimPki;
 }
 
 export abstract class HostRuntime implements SimHost {
@@ -85,9 +88,10 @@ export abstract class HostRuntime implements SimHost {
   async startAgent(ctx: AgentContext): Promise<void> {
     if (this.agent) return;
     const { controller, counter, timers, log } = ctx;
+    const tls = await ctx.pki.client({ kind: 'node', node: this.name });
     this.client = new RpcClient({
       address: controller, role: vxfab.v1.Role.ROLE_AGENT, identity: this.name, logger: log,
-      timeoutMs: 10_000, reconnect: { minMs: 50, maxMs: 500 },
+      timeoutMs: 10_000, reconnect: { minMs: 50, maxMs: 500 }, tls,
     });
     const underlayDev = this.underlayDev();
     this.agent = new Agent({
@@ -95,7 +99,7 @@ export abstract class HostRuntime implements SimHost {
       dataPlane: this.agentDataPlane(),
       controller: countingController(rpcControllerPort(this.client), counter),
       lookups: this.lookupAddresses,
-      dialLookup: countingDialer(rpcLookupDialer({ identity: this.name, timeoutMs: 5000, logger: log }), counter),
+      dialLookup: countingDialer(rpcLookupDialer({ identity: this.name, timeoutMs: 5000, logger: log, tls }), counter),
       logger: log, nicPollMs: timers.nicPollMs, heartbeatMs: timers.heartbeatMs, reconcileMs: 0,
       link: { backoff: { minMs: 50, maxMs: 500 } },
     });

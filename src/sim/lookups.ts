@@ -8,6 +8,10 @@ import { LookupReplica } from '../lookup/replica.js';
 import { registerLookup, type LookupSource } from '../lookup/service.js';
 import type { Store } from '../store/store.js';
 import { RpcServer } from '../wire/transport/server.js';
+import type { LookupIndex } from '../lookup/index.js';
+import { indexFacts } from '../lookup/policy-facts.js';
+import { authorizer } from '../security/policy.js';
+import type { SimPki } from './sim-pki.js';
 
 export class SimLookup {
   private server: RpcServer | undefined;
@@ -15,8 +19,16 @@ export class SimLookup {
   private local: LocalLookup | undefined;
   port = 0;
 
+  /** Where a replica follows the controller (set once the controller listens). */
+  controllerAddress = '';
+
   constructor(readonly name: string, private readonly primary: boolean, private readonly store: Store,
-    private readonly controllerAddress: string, private readonly log: Logger) {}
+    private readonly pki: SimPki, private readonly log: Logger) {}
+
+  /** The index this server answers from (the primary's as soon as the run starts). */
+  get index(): LookupIndex {
+    return (this.source ?? this.local)!.index;
+  }
 
   get address(): string {
     return `127.0.0.1:${this.port}`;
@@ -33,11 +45,19 @@ export class SimLookup {
       this.source = this.local;
     } else {
       // A restarted replica process starts empty and loads a fresh snapshot.
-      const replica = new LookupReplica({ controller: this.controllerAddress, identity: this.name, logger: this.log, reconnect: { minMs: 50, maxMs: 500 } });
+      const replica = new LookupReplica({ controller: this.controllerAddress, identity: this.name, logger: this.log, reconnect: { minMs: 50, maxMs: 500 },
+        tls: await this.pki.client({ kind: 'replica', name: this.name }) });
       await replica.start();
       this.source = replica;
     }
-    const server = new RpcServer({ identity: this.name, logger: this.log });
+    // Mutual TLS and the policy over this server's own index, as vxfab serve and lookup serve do:
+    // an agent asks only about the networks it carries.
+    const source = this.source;
+    const server = new RpcServer({
+      identity: this.name, logger: this.log,
+      tls: { credentials: await this.pki.credentials(this.primary ? { kind: 'server', name: this.name } : { kind: 'replica', name: this.name }) },
+      authorize: authorizer(indexFacts(source), this.log),
+    });
     registerLookup(server, this.source, { logger: this.log });
     this.port = (await server.listen('127.0.0.1', this.port)).port;
     this.server = server;

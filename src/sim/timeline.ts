@@ -177,7 +177,7 @@ export abstract class TimelineRun<H extends HostRuntime> {
   }
 
   private get agentContext(): AgentContext {
-    return { controller: this.cp.address, counter: this.counter, timers: this.s.timers, log: this.log };
+    return { controller: this.cp.address, counter: this.counter, timers: this.s.timers, log: this.log, pki: this.cp.pki };
   }
 
   private async startAgents(): Promise<void> {
