@@ -13,7 +13,9 @@
 // caller (an enrollment token, an admin request), never from what a CSR asks for.
 
 import { createHash, createPublicKey, generateKeyPairSync, randomBytes, webcrypto, X509Certificate as NodeX509 } from 'node:crypto';
-import './reflect-metadata.js'; // before @peculiar/x509: see that file
+// @peculiar/x509 resolves its algorithm providers through tsyringe, which needs the Reflect
+// metadata API; the library asks for this polyfill, imported before it.
+import 'reflect-metadata';
 import * as x509 from '@peculiar/x509';
 import { invalid, VxfabError } from '../model/errors.js';
 import { identityUri, parseIdentityUri, IDENTITY_SCHEME, type Identity } from '../model/identity.js';
