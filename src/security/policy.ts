@@ -259,9 +259,10 @@ export const isWrite = (path: string): boolean => RULES.get(path)?.write === tru
  * allowed write is logged (info, module 'audit') with who made it, the method and the object;
  * every refusal is logged (warn) the same way.
  */
-export function authorizer(facts: PolicyFacts, logger: Logger): (peer: { principal?: Identity }, path: string, req: unknown) => void {
+export function authorizer(facts: PolicyFacts, logger: Logger): ((peer: { principal?: Identity }, path: string, req: unknown) => void) &
+  { needsRequest: (peer: { principal?: Identity }, path: string) => boolean } {
   const audit = logger.child({ module: 'audit' });
-  return (peer, path, req) => {
+  const check = (peer: { principal?: Identity }, path: string, req: unknown): void => {
     const who = peer.principal;
     try {
       authorize(who, path, req, facts);
@@ -278,4 +279,6 @@ export function authorizer(facts: PolicyFacts, logger: Logger): (peer: { princip
       else audit.info(line, 'write');
     }
   };
+  // The transport decodes a raw route's request for the check only where this policy reads it.
+  return Object.assign(check, { needsRequest: (peer: { principal?: Identity }, path: string) => needsRequest(peer.principal, path) });
 }

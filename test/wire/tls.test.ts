@@ -120,7 +120,7 @@ t.test('tls - a connection ends when its certificate expires', async (t) => {
   t.equal(e?.code, 'PERMISSION_DENIED', 'disconnected with the server\'s reason');
 });
 
-t.test('tls - authorize sees every call before its handler; raw requests are decoded for node principals only', async (t) => {
+t.test('tls - authorize sees every call before its handler; raw requests are decoded only where the check reads them', async (t) => {
   const asked: Array<{ who: Identity | undefined; path: string; req: unknown }> = [];
   const authorize: Authorize = (peer, path, req) => {
     asked.push({ who: peer.principal, path, req });
@@ -129,6 +129,8 @@ t.test('tls - authorize sees every call before its handler; raw requests are dec
     }
     if (path === Controller.ListNodes.path && peer.principal?.kind !== 'admin') throw new VxfabError('PERMISSION_DENIED', 'admins only');
   };
+  // The check says whose raw requests it reads (the policy's needsRequest does the same).
+  authorize.needsRequest = (peer) => peer.principal?.kind !== 'admin';
   const { address, seen } = await tlsServer(t, { authorize });
   const n = client(t, address, asClient(node1));
   t.equal((await n.call(Lookup.Vl2, { vnid: 1, mac: '02:00:00:00:00:01' })).node, 'h2');

@@ -95,8 +95,6 @@ export class ServerConnection {
   private readonly authorize: Authorize | undefined;
   /** Some check applies to this connection's calls (the hot path's one branch). */
   private readonly guarded: boolean;
-  /** Raw routes decode their request for authorize (node and tenant principals). */
-  private readonly decodeForAuth: boolean;
   private expiryTimer: NodeJS.Timeout | undefined;
 
   /** `verified` is what the TLS handshake proved; undefined on a plain (insecure) server. */
@@ -119,8 +117,6 @@ export class ServerConnection {
     }
     this.authorize = server.authorize;
     this.guarded = this.anonymous !== undefined || this.authorize !== undefined;
-    const kind = this.peer.principal?.kind;
-    this.decodeForAuth = this.authorize !== undefined && (kind === 'node' || kind === 'tenant');
     this.ctx = { peer: this.peer };
     this.visitor = { lite: (f) => this.onLite(f), frame: (f) => this.onFrame(f) };
     socket.setNoDelay(true);
@@ -449,7 +445,7 @@ export class ServerConnection {
     }
     if (this.authorize === undefined || route.kind === 'unary' || route.kind === 'stream') return true; // checked once decoded
     let req: unknown;
-    if (this.decodeForAuth && route.desc !== undefined) {
+    if (route.desc !== undefined && (this.authorize.needsRequest?.(this.peer, route.path) ?? true)) {
       try {
         req = route.desc.req.decode(buf.subarray(start, end));
       } catch (e) {

@@ -35,7 +35,12 @@ export type RawSpanHandler = (buf: Uint8Array, start: number, end: number, ctx: 
  * otherwise it is undefined (admin, server and replica rights depend on the method alone, and the
  * VL2 hot path decodes nothing for them).
  */
-export type Authorize = (peer: PeerInfo, path: string, req: unknown) => void;
+export type Authorize = ((peer: PeerInfo, path: string, req: unknown) => void) & {
+  /** Whether the check reads the request of a call on this path by this peer: a raw route's
+   *  request (VL2) is decoded for the check only then, so the policy's own rule decides what the
+   *  hot path pays. Absent: always decoded. */
+  needsRequest?: (peer: PeerInfo, path: string) => boolean;
+};
 
 /** What a unary handler may return: the reply message or its plain properties. */
 export type ResInit<M> = M extends { res: { create(p?: infer P): unknown } } ? P | ResOf<M> : never;
