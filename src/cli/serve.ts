@@ -13,6 +13,8 @@ import type { Credentials } from '../security/credentials.js';
 import type { FabricCa } from '../security/pki.js';
 import { serveSecurity, type ServeSecurity } from './serve-security.js';
 import { UsageError } from './exit-codes.js';
+import { daemonRegistry, startMetricsListener, type MetricsListener } from '../metrics/http.js';
+import { registerLookupMetrics } from '../metrics/lookup.js';
 
 /** serve's name: its hello identity, and its certificate's vxfab://server/<name>. */
 export const SERVE_NAME = 'vxfab-serve';
@@ -33,6 +35,8 @@ export interface ServeOptions {
   credentials?: Credentials;
   /** Node and replica certificate lifetime. */
   memberCertTtlMs?: number;
+  /** host:port of the Prometheus /metrics, /healthz, /readyz listener; none when absent. */
+  metrics?: string;
 }
 
 export interface RunningServer {
@@ -45,6 +49,8 @@ export interface RunningServer {
   ca?: FabricCa;
   /** The administrator credentials file this start created (a new data directory), if any. */
   adminCreated?: string;
+  /** The metrics listener's bound address, when `metrics` was given. */
+  metrics?: { host: string; port: number };
   close(): Promise<void>;
 }
 
@@ -100,13 +106,29 @@ export async function startServe(options: ServeOptions): Promise<RunningServer> 
     await store.close().catch(() => undefined);
     throw err;
   }
+  let metrics: MetricsListener | undefined;
+  let closed = false;
+  if (options.metrics !== undefined) {
+    const registry = daemonRegistry('serve');
+    registerLookupMetrics(registry, lookup, () => store.revision);
+    try {
+      metrics = await startMetricsListener({ listen: options.metrics, registry, ready: () => !closed });
+    } catch (err) {
+      await server.close(); security.close(); lookup.close(); await store.close().catch(() => undefined);
+      throw err;
+    }
+    log.info({ metrics: `${metrics.host}:${metrics.port}` }, 'metrics listening');
+  }
   if (!pki) log.warn({ listen: `${address.host}:${address.port}` }, 'INSECURE: plain TCP, no authentication: every client is an administrator');
   log.info({ listen: `${address.host}:${address.port}`, data: options.dataDir, revision: store.revision,
     mappings: lookup.index.mappings }, 'vxfab serving');
   return {
     host: address.host, port: address.port, controller, lookup, security,
     ...(pki ? { ca: pki.ca } : {}), ...(pki?.adminCreated ? { adminCreated: pki.adminCreated } : {}),
+    ...(metrics ? { metrics: { host: metrics.host, port: metrics.port } } : {}),
     async close() {
+      closed = true;
+      await metrics?.close();
       await server.close();
       security.close();
       await controller.idle();

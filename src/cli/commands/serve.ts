@@ -15,14 +15,16 @@ export function serveCommand(program: Command): void {
     .option('--insecure', 'plain TCP without authentication (loopback listen addresses only; for experiments)')
     .option('--ca-cert <file>', 'an operator-provided fabric CA certificate (with --ca-key) instead of one made in --data')
     .option('--ca-key <file>', 'the private key of --ca-cert')
+    .option('--metrics <host:port>', 'serve Prometheus /metrics, /healthz and /readyz on this address (e.g. 127.0.0.1:9480)')
     .action(async (o: { listen: string; data: string; logLevel: string; lookupHistory?: string; lookupQueue?: string;
-      insecure?: boolean; caCert?: string; caKey?: string }) => {
+      insecure?: boolean; caCert?: string; caKey?: string; metrics?: string }) => {
       const log = pino({ name: 'vxfab', level: o.logLevel });
       let running;
       try {
         running = await startServe({
           listen: o.listen, dataDir: o.data, logger: log, lookupHub: hubBounds(o), insecure: o.insecure === true,
           ...(o.caCert === undefined ? {} : { caCertFile: o.caCert }), ...(o.caKey === undefined ? {} : { caKeyFile: o.caKey }),
+          ...(o.metrics === undefined ? {} : { metrics: o.metrics }),
         });
       } catch (e) {
         process.stderr.write(`vxfab serve: ${e instanceof Error ? e.message : String(e)}\n`);
@@ -32,6 +34,7 @@ export function serveCommand(program: Command): void {
       if (running.adminCreated) process.stdout.write(`admin credentials ${running.adminCreated}\n`);
       // Print the bound address on stdout (tests and scripts start us on port 0 and read it).
       process.stdout.write(`listening ${running.host}:${running.port}\n`);
+      if (running.metrics) process.stdout.write(`metrics ${running.metrics.host}:${running.metrics.port}\n`);
       await new Promise<void>((resolve) => {
         const stop = (signal: string) => {
           log.info({ signal }, 'shutting down');
