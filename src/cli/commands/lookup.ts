@@ -108,8 +108,9 @@ export function lookupCommands(program: Command, run: Runner): void {
     .option('--insecure', 'serve plain TCP without authentication (loopback listen addresses only; for experiments)')
     .option('--join <token>', 'enroll with this one-time token (vxfab token create --replica NAME); NAME is --identity')
     .option('--state-dir <dir>', 'where the replica keeps its enrolled credentials (0600)', './vxfab-lookup')
+    .option('--metrics <host:port>', 'serve Prometheus /metrics, /healthz and /readyz (ready: following the controller) on this address')
     .action(async (o: { controller: string; listen: string; identity: string; logLevel: string; lookupHistory?: string; lookupQueue?: string;
-      insecure?: boolean; join?: string; stateDir: string }) => {
+      insecure?: boolean; join?: string; stateDir: string; metrics?: string }) => {
       const log = pino({ name: 'vxfab-lookup', level: o.logLevel });
       const fail = (e: unknown): void => {
         process.stderr.write(`vxfab lookup serve: ${e instanceof Error ? e.message : String(e)}\n`);
@@ -117,13 +118,14 @@ export function lookupCommands(program: Command, run: Runner): void {
       };
       let replica: LookupReplica | undefined;
       let server: RpcServer | undefined;
+      let metrics: { close(): Promise<void> } | undefined;
       let stopping = false;
       const stopped = new Promise<void>((resolve) => {
         const stop = (signal: string): void => {
           if (stopping) return;
           stopping = true;
           log.info({ signal }, 'shutting down');
-          void Promise.all([server?.close(), replica?.close()]).then(() => resolve(), (e: unknown) => { fail(e); resolve(); });
+          void Promise.all([metrics?.close(), server?.close(), replica?.close()]).then(() => resolve(), (e: unknown) => { fail(e); resolve(); });
         };
         process.once('SIGTERM', () => stop('SIGTERM'));
         process.once('SIGINT', () => stop('SIGINT'));
@@ -159,8 +161,20 @@ export function lookupCommands(program: Command, run: Runner): void {
         if (stopping) { await stopped; return; }
         const bound = await server.listen(listen.host, listen.port);
         process.stdout.write(`listening ${bound.host}:${bound.port}\n`);
+        if (o.metrics !== undefined) {
+          const { daemonRegistry, startMetricsListener } = await import('../../metrics/http.js');
+          const { registerLookupMetrics } = await import('../../metrics/lookup.js');
+          const registry = daemonRegistry('lookup');
+          const following = replica;
+          registerLookupMetrics(registry, following);
+          const m = await startMetricsListener({ listen: o.metrics, registry, ready: () => following.status === 'following' });
+          metrics = m;
+          process.stdout.write(`metrics ${m.host}:${m.port}\n`);
+        }
       } catch (e) {
         fail(e);
+        await metrics?.close();
+        await server?.close();
         await replica?.close();
         return;
       }
