@@ -27,6 +27,7 @@ interface AgentCliOptions {
   node: string;
   underlay: string;
   underlayDev?: string;
+  metrics?: string;
   lookup?: string;
   mode: string;
   stateDir: string;
@@ -61,6 +62,7 @@ export function agentCommands(program: Command): void {
     .option('--reconcile-interval <ms>', 'full kernel reconcile interval (0: only at start)', '30000')
     .option('--cache-ttl <ms>', 'on-demand: lifetime of a resolved entry', '300000')
     .option('--join <token>', 'enroll with this one-time token (vxfab token create --node NAME); the certificate is kept in --state-dir')
+    .option('--metrics <host:port>', 'serve Prometheus /metrics, /healthz and /readyz (ready: registered with the controller) on this address')
     .action(async (o: AgentCliOptions) => {
       try {
         await runAgent(o, program.opts<GlobalOptions>());
@@ -129,6 +131,21 @@ async function runLocked(o: AgentCliOptions, mode: AgentMode, underlay: string, 
   await mkdir(o.stateDir, { recursive: true });
   await writeFile(join(o.stateDir, IDENTITY_FILE), JSON.stringify({ node: o.node, underlay, pid: process.pid }) + '\n');
   const control = await serveControl(o.stateDir, agent);
+  let metrics: { close(): Promise<void> } | undefined;
+  if (o.metrics !== undefined) {
+    const { daemonRegistry, startMetricsListener } = await import('../../metrics/http.js');
+    const { registerAgentMetrics } = await import('../../metrics/agent.js');
+    const registry = daemonRegistry('agent');
+    registerAgentMetrics(registry, agent);
+    try {
+      const m = await startMetricsListener({ listen: o.metrics, registry, ready: () => { const s = agent.status(); return s.controller.registered && !s.controller.nodeDeleted; } });
+      metrics = m;
+      process.stdout.write(`metrics ${m.host}:${m.port}\n`);
+    } catch (e) {
+      await control.close();
+      throw e;
+    }
+  }
   let first: NodeJS.Timeout | undefined;
   // Signals are taken from here on, also while start() waits for a slow controller, so that the
   // socket and the state-dir lock are always cleaned up.
@@ -137,7 +154,7 @@ async function runLocked(o: AgentCliOptions, mode: AgentMode, underlay: string, 
       log.info({ signal }, 'shutting down (kernel state stays)');
       clearTimeout(first);
       member?.stop();
-      void Promise.all([control.close(), agent.close()]).then(() => Promise.all([dp.close(), client.close()])).then(() => resolve(), () => resolve());
+      void Promise.all([control.close(), agent.close(), metrics?.close()]).then(() => Promise.all([dp.close(), client.close()])).then(() => resolve(), () => resolve());
     };
     process.once('SIGTERM', () => stop('SIGTERM'));
     process.once('SIGINT', () => stop('SIGINT'));
