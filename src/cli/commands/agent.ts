@@ -1,6 +1,7 @@
 // `vxfab agent`: the per-host agent process (kernel data plane, controller and lookup clients,
 // the local control socket, signals), and `vxfab agent status` through that socket.
 import type { Command } from 'commander';
+import { daemonLogger } from '../log-option.js';
 import { pino } from 'pino';
 import { writeFile, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -31,7 +32,7 @@ interface AgentCliOptions {
   lookup?: string;
   mode: string;
   stateDir: string;
-  logLevel: string;
+  logLevel?: string;
   pollInterval: string;
   reconcileInterval: string;
   cacheTtl: string;
@@ -57,7 +58,7 @@ export function agentCommands(program: Command): void {
     .option('--lookup <addrs>', 'lookup servers, comma-separated host:port (default: --server)')
     .option('--mode <mode>', 'push or on-demand', 'push')
     .option('--state-dir <dir>', 'directory of the control socket and identity file', DEFAULT_STATE_DIR)
-    .option('--log-level <level>', 'fatal, error, warn, info, debug or trace', 'info')
+    .option('--log-level <level>', 'fatal, error, warn, info, debug or trace (env VXFAB_LOG_LEVEL, default info)')
     .option('--poll-interval <ms>', 'NIC list poll interval', '5000')
     .option('--reconcile-interval <ms>', 'full kernel reconcile interval (0: only at start)', '30000')
     .option('--cache-ttl <ms>', 'on-demand: lifetime of a resolved entry', '300000')
@@ -107,7 +108,7 @@ async function runAgent(o: AgentCliOptions, global: GlobalOptions): Promise<void
 }
 
 async function runLocked(o: AgentCliOptions, mode: AgentMode, underlay: string, server: string, lookups: string[], global: GlobalOptions): Promise<void> {
-  const log = pino({ name: 'vxfab-agent', level: o.logLevel });
+  const log = daemonLogger('agent', 'vxfab-agent', o.logLevel);
   // Mutual TLS with the node's own certificate: enrolled with --join, or as stored in --state-dir;
   // else credentials named explicitly (--credentials, VXFAB_CREDENTIALS: an agent never falls back
   // to the administrator's file); else plain TCP (an --insecure server).

@@ -1,6 +1,7 @@
 // `vxfab lookup …`: run a lookup replica, and ask a lookup service (in `vxfab serve` or a replica)
 // what it answers. JSON output (-o json) is documented in docs/lookup.md.
 import type { Command } from 'commander';
+import { daemonLogger } from '../log-option.js';
 import { pino } from 'pino';
 import { VxfabError } from '../../model/errors.js';
 import { LookupClient } from '../../lookup/client.js';
@@ -102,16 +103,16 @@ export function lookupCommands(program: Command, run: Runner): void {
     .requiredOption('--controller <host:port>', 'the controller (vxfab serve) to follow')
     .option('--listen <host:port>', 'address to listen on', '127.0.0.1:4801')
     .option('--identity <name>', 'this replica\'s name in its hello', 'lookup-replica')
-    .option('--log-level <level>', 'fatal, error, warn, info, debug or trace', 'info')
+    .option('--log-level <level>', 'fatal, error, warn, info, debug or trace (env VXFAB_LOG_LEVEL, default info)')
     .option('--lookup-history <batches>', 'change batches kept for Subscribe replay (env VXFAB_LOOKUP_HISTORY, default 1024)')
     .option('--lookup-queue <events>', 'events a slow subscriber may lag before RESYNC (env VXFAB_LOOKUP_QUEUE, default 4096)')
     .option('--insecure', 'serve plain TCP without authentication (loopback listen addresses only; for experiments)')
     .option('--join <token>', 'enroll with this one-time token (vxfab token create --replica NAME); NAME is --identity')
     .option('--state-dir <dir>', 'where the replica keeps its enrolled credentials (0600)', './vxfab-lookup')
     .option('--metrics <host:port>', 'serve Prometheus /metrics, /healthz and /readyz (ready: following the controller) on this address')
-    .action(async (o: { controller: string; listen: string; identity: string; logLevel: string; lookupHistory?: string; lookupQueue?: string;
+    .action(async (o: { controller: string; listen: string; identity: string; logLevel?: string; lookupHistory?: string; lookupQueue?: string;
       insecure?: boolean; join?: string; stateDir: string; metrics?: string }) => {
-      const log = pino({ name: 'vxfab-lookup', level: o.logLevel });
+      const log = daemonLogger('lookup serve', 'vxfab-lookup', o.logLevel);
       const fail = (e: unknown): void => {
         process.stderr.write(`vxfab lookup serve: ${e instanceof Error ? e.message : String(e)}\n`);
         process.exitCode = e instanceof UsageError ? 2 : 1;

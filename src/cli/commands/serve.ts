@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { daemonLogger } from '../log-option.js';
 import { pino } from 'pino';
 import { startServe } from '../serve.js';
 import { hubBounds } from '../hub-options.js';
@@ -9,16 +10,16 @@ export function serveCommand(program: Command): void {
     .description('run the controller and lookup service on the embedded LevelDB store')
     .option('--listen <host:port>', 'address to listen on', '127.0.0.1:4800')
     .option('--data <dir>', 'data directory', './vxfab-data')
-    .option('--log-level <level>', 'fatal, error, warn, info, debug or trace', 'info')
+    .option('--log-level <level>', 'fatal, error, warn, info, debug or trace (env VXFAB_LOG_LEVEL, default info)')
     .option('--lookup-history <batches>', 'change batches kept for Subscribe replay (env VXFAB_LOOKUP_HISTORY, default 1024)')
     .option('--lookup-queue <events>', 'events a slow subscriber may lag before RESYNC (env VXFAB_LOOKUP_QUEUE, default 4096)')
     .option('--insecure', 'plain TCP without authentication (loopback listen addresses only; for experiments)')
     .option('--ca-cert <file>', 'an operator-provided fabric CA certificate (with --ca-key) instead of one made in --data')
     .option('--ca-key <file>', 'the private key of --ca-cert')
     .option('--metrics <host:port>', 'serve Prometheus /metrics, /healthz and /readyz on this address (e.g. 127.0.0.1:9480)')
-    .action(async (o: { listen: string; data: string; logLevel: string; lookupHistory?: string; lookupQueue?: string;
+    .action(async (o: { listen: string; data: string; logLevel?: string; lookupHistory?: string; lookupQueue?: string;
       insecure?: boolean; caCert?: string; caKey?: string; metrics?: string }) => {
-      const log = pino({ name: 'vxfab', level: o.logLevel });
+      const log = daemonLogger('serve', 'vxfab', o.logLevel);
       let running;
       try {
         running = await startServe({
